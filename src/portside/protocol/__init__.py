@@ -1,0 +1,1 @@
+"""The wire layer: botocore-model-driven parsers and serializers, and AWS errors."""
