@@ -1,0 +1,66 @@
+"""One settings object for the whole process: flags, environment variables, the data directory."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_ACCOUNT = "000000000000"
+
+
+@dataclass(frozen=True)
+class RootKey:
+    """An account's root access key: the principal that may do anything in its account."""
+
+    account_id: str
+    access_key_id: str
+    secret_access_key: str
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "portside"
+
+
+def _root_keys_from_env(value: str | None) -> tuple[RootKey, ...]:
+    """`PORTSIDE_ACCOUNTS=acct:key:secret,acct2:key2:secret2`; the default is the `test` root."""
+    if not value:
+        return (RootKey(DEFAULT_ACCOUNT, "test", "test"),)
+    keys = []
+    for item in value.split(","):
+        account_id, access_key_id, secret = item.strip().split(":", 2)
+        keys.append(RootKey(account_id, access_key_id, secret))
+    return tuple(keys)
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 4566
+    data_dir: Path = field(default_factory=default_data_dir)
+    default_region: str = "us-east-1"
+    root_keys: tuple[RootKey, ...] = field(default_factory=lambda: _root_keys_from_env(None))
+    # Off turns IAM into an open sandbox: every authenticated principal may do anything.
+    iam_enforcement: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Settings from `PORTSIDE_*` variables; explicit overrides (CLI flags) win."""
+        env = os.environ
+        values: dict[str, object] = {
+            "host": env.get("PORTSIDE_HOST", "127.0.0.1"),
+            "port": int(env.get("PORTSIDE_PORT", "4566")),
+            "data_dir": Path(env["PORTSIDE_DATA_DIR"]) if env.get("PORTSIDE_DATA_DIR")
+            else default_data_dir(),
+            "default_region": env.get("PORTSIDE_DEFAULT_REGION", "us-east-1"),
+            "root_keys": _root_keys_from_env(env.get("PORTSIDE_ACCOUNTS")),
+            "iam_enforcement": env.get("PORTSIDE_IAM_ENFORCEMENT", "on").lower()
+            not in ("off", "0", "false"),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"

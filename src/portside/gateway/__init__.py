@@ -1,0 +1,1 @@
+"""The HTTP edge: one ASGI application that routes every request to its service."""

@@ -1,0 +1,239 @@
+"""The ASGI application: every AWS API of portside on one endpoint.
+
+A request passes one chain, each step one concern: route → authenticate → parse → validate →
+serve → serialize → audit. Any step may raise an `AwsError`; it is serialized in the protocol
+the request spoke. Anything else is a bug: logged, and answered as `InternalFailure` (500)
+without a traceback.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.model import OperationModel
+
+from portside import __version__
+from portside.auth import sigv4
+from portside.auth.identity import AccessKey, Principal, PrincipalType
+from portside.context import RequestContext
+from portside.gateway.routing import ENVELOPE_SERVICE, Route, UnroutableRequest, route
+from portside.protocol.errors import AccessDenied, AwsError, InternalFailure, NotImplementedOperation
+from portside.protocol.http import HttpRequest, HttpResponse
+from portside.protocol.models import service_model
+from portside.protocol.parsers import parse_request
+from portside.protocol.serializers import serialize_error, serialize_response
+from portside.protocol.validate import validate_params
+from portside.runtime import Runtime
+from portside.services.cloudtrail.records import build_record
+
+log = logging.getLogger("portside.gateway")
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+INTERNAL_PREFIX = "/_portside/"
+
+# One endpoint serves every region, so the credential scope names the region; it must be one.
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+
+
+class Gateway:
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send, on_shutdown=self.runtime.trail.flush)
+            return
+        if scope["type"] != "http":
+            return
+        request = HttpRequest(
+            method=scope["method"],
+            path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=_headers(scope["headers"]),
+            body=await _read_body(receive),
+        )
+        source_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
+        if request.path.startswith(INTERNAL_PREFIX):
+            response = self.internal(request)
+        else:
+            response = await self.handle(request, source_ip)
+        await _send(send, response)
+
+    # -- the AWS API chain --------------------------------------------------------------------
+
+    async def handle(self, request: HttpRequest, source_ip: str) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        try:
+            target = route(request)
+        except UnroutableRequest as exc:
+            model = service_model(ENVELOPE_SERVICE[exc.protocol])
+            return serialize_error(model, exc, request_id, exc.protocol)
+        service = self.runtime.services[target.service]
+        model = service.model
+        ctx: RequestContext | None = None
+        operation: OperationModel | None = None
+        params: dict[str, Any] | None = None
+        result: dict[str, Any] | None = None
+        failure: AwsError | None = None
+        try:
+            ctx = self.authenticate(target, request_id, source_ip)
+            operation, params = parse_request(model, target.request, target.protocol)
+            ctx.operation = operation.name
+            validate_params(operation, params, target.protocol)
+            handler = service.handler(operation.name)
+            if handler is None:
+                raise NotImplementedOperation(
+                    f"portside does not implement {model.service_id} {operation.name} yet.")
+            result = handler(ctx, params)
+            if inspect.isawaitable(result):
+                result = await result
+            response = serialize_response(operation, result or {}, request_id, target.protocol)
+        except AwsError as exc:
+            failure = exc
+            response = serialize_error(model, exc, request_id, target.protocol)
+        except Exception:
+            log.exception("internal error serving %s %s", target.service,
+                          operation.name if operation else target.operation_hint)
+            failure = InternalFailure("We encountered an internal error. Please try again.")
+            response = serialize_error(model, failure, request_id, target.protocol)
+        if ctx is not None and ctx.operation:
+            record = build_record(ctx, f"{model.signing_name}.amazonaws.com", operation,
+                                  params, result, failure)
+            self.runtime.trail.record(ctx, record, params)
+        return response
+
+    def authenticate(self, target: Route, request_id: str, source_ip: str) -> RequestContext:
+        """Verify the SigV4 signature; the access key gives the principal and the account,
+        the credential scope the region."""
+        request = target.request
+        try:
+            signed = sigv4.parse_signature(request)
+            if signed is None:
+                if target.service != "s3":
+                    raise sigv4.SigV4Error("missing", "Request is missing Authentication Token")
+                return self._context(target, request_id, source_ip, None, None)
+            if not _REGION.fullmatch(signed.credential.region):
+                raise sigv4.SigV4Error("bad_scope", "Credential should be scoped to a valid "
+                                       f"region, not '{signed.credential.region}'.")
+            key = self.runtime.keyring.lookup(signed.credential.access_key)
+            if key is None:
+                raise sigv4.unknown_key(signed.credential.access_key)
+            sigv4.verify(request, signed, key.secret_access_key, datetime.now(UTC),
+                         expected_service=self.runtime.services[target.service].model.signing_name)
+            _check_session(key, signed)
+        except sigv4.SigV4Error as exc:
+            raise sigv4.aws_error(exc, target.protocol) from None
+        return self._context(target, request_id, source_ip, key, signed.credential.region)
+
+    def _context(self, target: Route, request_id: str, source_ip: str,
+                 key: AccessKey | None, region: str | None) -> RequestContext:
+        principal = key.principal if key else Principal(
+            PrincipalType.ANONYMOUS, "", "anonymous", "anonymous")
+        return RequestContext(
+            account_id=principal.account_id,
+            region=region or self.runtime.settings.default_region,
+            principal=principal,
+            access_key_id=key.access_key_id if key else None,
+            request_id=request_id,
+            source_ip=source_ip,
+            user_agent=target.request.headers.get("user-agent", ""),
+            service=target.service,
+            operation=target.operation_hint,
+        )
+
+    # -- portside's own endpoints -------------------------------------------------------------
+
+    def internal(self, request: HttpRequest) -> HttpResponse:
+        path = request.path.split("?")[0]
+        if path == "/_portside/health" and request.method in ("GET", "HEAD"):
+            return _json(200, {
+                "version": __version__,
+                "services": {n: s.health() for n, s in sorted(self.runtime.services.items())},
+            })
+        if path == "/_portside/reset" and request.method == "POST":
+            return self.reset(request)
+        return _json(404, {"error": f"no such portside endpoint: {request.method} {path}"})
+
+    def reset(self, request: HttpRequest) -> HttpResponse:
+        """Wipe all state. Only an account root may, with a SigV4-signed request."""
+        try:
+            signed = sigv4.parse_signature(request)
+            if signed is None:
+                raise AccessDenied("Reset needs a request signed with root credentials.")
+            key = self.runtime.keyring.lookup(signed.credential.access_key)
+            if key is None or not key.principal.is_root:
+                raise AccessDenied("Only an account's root credentials may reset portside.")
+            sigv4.verify(request, signed, key.secret_access_key, datetime.now(UTC),
+                         expected_service=None)
+        except sigv4.SigV4Error as exc:
+            return _json(403, {"error": str(exc)})
+        except AwsError as exc:
+            return _json(exc.status, {"error": exc.message})
+        self.runtime.reset()
+        return _json(200, {"reset": True})
+
+
+def _check_session(key: AccessKey, signed: sigv4.SignedRequest) -> None:
+    if key.session_token is not None and signed.session_token != key.session_token:
+        raise sigv4.SigV4Error("bad_token", "The security token included in the request is invalid.")
+    if key.expiration is not None and datetime.now(UTC) >= key.expiration:
+        raise sigv4.SigV4Error("expired_token", "The security token included in the request is expired")
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _send(send: Send, response: HttpResponse) -> None:
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()]
+    body = response.body
+    if isinstance(body, bytes | bytearray):
+        if "content-length" not in {k.lower() for k in response.headers}:
+            headers.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": response.status, "headers": headers})
+        await send({"type": "http.response.body", "body": bytes(body)})
+        return
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    async for chunk in body:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    await send({"type": "http.response.body", "body": b""})
+
+
+def _json(status: int, payload: dict[str, Any]) -> HttpResponse:
+    return HttpResponse(status, {"content-type": "application/json"},
+                        json.dumps(payload).encode())
+
+
+async def _lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], None]) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            on_shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

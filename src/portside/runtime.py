@@ -1,0 +1,45 @@
+"""The running portside: settings, store, blob store, keyring and the services, wired once."""
+
+from __future__ import annotations
+
+from portside.auth.identity import Keyring
+from portside.config import Settings
+from portside.services.base import PlannedService, Service
+from portside.services.cloudtrail.api import CloudTrail
+from portside.services.sts.api import Sts
+from portside.store import BlobStore, Store
+
+SERVICES: tuple[type[Service], ...] = (Sts, CloudTrail)
+
+# In portside's plan, not built yet: every operation answers 501 NotImplemented.
+PLANNED = ("iam", "s3", "sqs", "ecs", "ecr", "eks", "events", "secretsmanager", "ssm", "logs")
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.store = Store.in_directory(settings.data_dir)
+        self.blobs = BlobStore(settings.data_dir / "blobs")
+        self.keyring = Keyring(settings.root_keys)
+        self.services: dict[str, Service] = {cls.name: cls(self) for cls in SERVICES}
+        for name in PLANNED:
+            self.services.setdefault(name, PlannedService(self, name))
+        self.store.migrate()
+        for service in self.services.values():
+            service.start()
+
+    @property
+    def trail(self) -> CloudTrail:
+        return self.services["cloudtrail"]  # type: ignore[return-value]
+
+    def reset(self) -> None:
+        """Wipe every service's state: the test suite's clean slate."""
+        self.trail.flush()
+        self.store.reset()
+        self.blobs.reset()
+        for service in self.services.values():
+            service.reset()
+
+    def close(self) -> None:
+        self.trail.flush()
+        self.store.close()

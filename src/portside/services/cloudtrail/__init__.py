@@ -1,0 +1,1 @@
+"""CloudTrail: every API call becomes an event record; LookupEvents finds them."""

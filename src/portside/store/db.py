@@ -1,0 +1,87 @@
+"""The relational store: SQLAlchemy 2 Core over SQLite in WAL mode.
+
+Every service declares its tables on the shared `metadata`, so one `create_all` and one
+`reset` cover them all. The schema is plain Core (no SQLite-only types), so PostgreSQL can
+serve the same tables later. `schema_version` records which migrations have run; a data
+directory written by a newer portside is refused rather than silently misread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Column, Connection, Integer, MetaData, Table, create_engine, event, select
+
+metadata = MetaData()
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+SCHEMA_VERSION = 1
+
+# MIGRATIONS[n] moves a database from version n-1 to n. New tables need no entry: create_all
+# adds them; a migration is for changes to tables that already hold data.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+
+
+class SchemaTooNew(RuntimeError):
+    """The data directory was written by a newer portside."""
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # WAL: readers never block the writer. synchronous=NORMAL: a committed transaction survives
+    # the process being killed (kill -9); only an OS crash can lose the last commits.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class Store:
+    """The database of one portside data directory."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = create_engine(url)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @classmethod
+    def in_directory(cls, data_dir: Path) -> Store:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return cls(f"sqlite:///{data_dir / 'portside.db'}")
+
+    def migrate(self) -> None:
+        """Create missing tables and run pending migrations, in one transaction."""
+        with self.engine.begin() as conn:
+            metadata.create_all(conn)
+            current = conn.execute(select(schema_version.c.version)).scalar()
+            if current is None:
+                conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+                return
+            if current > SCHEMA_VERSION:
+                raise SchemaTooNew(
+                    f"the data directory has schema version {current}; "
+                    f"this portside knows up to {SCHEMA_VERSION}"
+                )
+            for version in range(current + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[version](conn)
+            conn.execute(schema_version.update().values(version=SCHEMA_VERSION))
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    def reset(self) -> None:
+        """Delete every row of every service's tables (not the schema)."""
+        with self.engine.begin() as conn:
+            for table in reversed(metadata.sorted_tables):
+                if table is not schema_version:
+                    conn.execute(table.delete())
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,199 @@
+"""The foundation through real clients: STS, health, CloudTrail, reset, and 501 for the rest."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+from server import ACCOUNT
+
+AWS_CLI = str(Path(sys.executable).with_name("aws"))
+
+
+def aws(portside, *args: str) -> dict:
+    out = subprocess.run([AWS_CLI, *args, "--output", "json"], env=portside.cli_env(),
+                         capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(out.stdout)
+
+
+def events_named(portside, name: str, **kwargs) -> list[dict]:
+    ct = portside.client("cloudtrail")
+    found = ct.lookup_events(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": name}], **kwargs)
+    return [json.loads(e["CloudTrailEvent"]) for e in found["Events"]]
+
+
+def test_get_caller_identity_answers_the_root_of_the_default_account(portside):
+    identity = portside.client("sts").get_caller_identity()
+    assert identity["Account"] == ACCOUNT
+    assert identity["Arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    assert identity["UserId"] == ACCOUNT
+
+
+def test_aws_cli_get_caller_identity(portside):
+    assert aws(portside, "sts", "get-caller-identity")["Account"] == ACCOUNT
+
+
+def test_health_lists_version_and_every_service(portside):
+    health = requests.get(f"{portside.endpoint}/_portside/health", timeout=5).json()
+    assert health["version"]
+    assert health["services"]["sts"] == "running"
+    assert health["services"]["ecs"] == "not implemented"
+
+
+@pytest.mark.parametrize("service, call", [
+    ("ecs", lambda c: c.describe_clusters(clusters=["a", "b"], include=["TAGS"])),
+    ("sqs", lambda c: c.send_message(QueueUrl="http://x/000000000000/q", MessageBody="hi",
+                                      MessageAttributes={"a": {"DataType": "String",
+                                                               "StringValue": "v"}})),
+    ("events", lambda c: c.put_rule(Name="r", EventPattern='{"source":["aws.s3"]}')),
+    ("s3", lambda c: c.put_object(Bucket="incoming", Key="dir/a b+c.txt", Body=b"data",
+                                  Metadata={"owner": "me"}, ContentType="text/plain",
+                                  Tagging="k=v")),
+    ("eks", lambda c: c.list_clusters(maxResults=5, include=["all"])),
+    ("eks", lambda c: c.describe_cluster(name="prod")),
+])
+def test_operations_of_planned_services_answer_501_not_a_fake_success(portside, service, call):
+    with pytest.raises(ClientError) as info:
+        call(portside.client(service))
+    err = info.value.response
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert err["Error"]["Code"] == "NotImplemented"
+    assert "portside does not implement" in err["Error"]["Message"]
+
+
+def test_cloudtrail_records_parameters_parsed_from_every_location(portside):
+    """A 501 still goes through parsing and validation, and CloudTrail records what was parsed:
+    URI labels (greedy key), headers, header maps and the query string all arrive."""
+    s3 = portside.client("s3")
+    with pytest.raises(ClientError):
+        s3.put_object(Bucket="loc-bucket", Key="dir/a b+c.txt", Body=b"data",
+                      Metadata={"owner": "me"}, ContentType="text/plain")
+    with pytest.raises(ClientError):
+        portside.client("eks").list_clusters(maxResults=7)
+    time.sleep(0.05)
+    put = events_named(portside, "PutObject")[0]
+    assert put["requestParameters"]["bucket"] == "loc-bucket"
+    assert put["requestParameters"]["key"] == "dir/a b+c.txt"
+    assert put["requestParameters"]["metadata"] == {"owner": "me"}
+    assert put["requestParameters"]["contentType"] == "text/plain"
+    assert "body" not in put["requestParameters"] or put["requestParameters"]["body"] is None
+    assert put["errorCode"] == "NotImplemented"
+    listed = events_named(portside, "ListClusters")[0]
+    assert listed["requestParameters"]["maxResults"] == 7
+    assert listed["eventSource"] == "eks.amazonaws.com"
+
+
+def test_modelled_errors_raise_the_botocore_exception_class(portside):
+    ct = portside.client("cloudtrail")
+    with pytest.raises(ct.exceptions.InvalidLookupAttributesException):
+        ct.lookup_events(LookupAttributes=[
+            {"AttributeKey": "EventName", "AttributeValue": "a"},
+            {"AttributeKey": "Username", "AttributeValue": "b"}])
+
+
+def test_validation_against_the_model_gives_the_service_error(portside):
+    ct = portside.client("cloudtrail", parameter_validation=False)
+    with pytest.raises(ClientError) as info:
+        ct.lookup_events(MaxResults=500)
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "validation" in info.value.response["Error"]["Code"].lower() or \
+        info.value.response["Error"]["Code"].startswith("Invalid")
+
+
+def test_aws_cli_lookup_events_shows_caller_and_source_ip(portside):
+    portside.client("sts").get_caller_identity()
+    time.sleep(0.05)
+    found = aws(portside, "cloudtrail", "lookup-events", "--lookup-attributes",
+                "AttributeKey=EventName,AttributeValue=GetCallerIdentity")
+    assert found["Events"]
+    event = found["Events"][0]
+    assert event["EventName"] == "GetCallerIdentity"
+    assert event["EventSource"] == "sts.amazonaws.com"
+    assert event["ReadOnly"] == "true"
+    assert event["AccessKeyId"] == "test"
+    record = json.loads(event["CloudTrailEvent"])
+    assert record["userIdentity"]["arn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    assert record["userIdentity"]["type"] == "Root"
+    assert record["sourceIPAddress"] == "127.0.0.1"
+    assert record["eventType"] == "AwsApiCall"
+    assert record["recipientAccountId"] == ACCOUNT
+    assert record["awsRegion"] == "us-east-1"
+
+
+def test_lookup_events_pages_with_next_token(portside):
+    sts = portside.client("sts", region="eu-west-3")
+    for _ in range(5):
+        sts.get_caller_identity()
+    time.sleep(0.05)
+    ct = portside.client("cloudtrail", region="eu-west-3")
+    seen, token = [], None
+    while True:
+        kwargs = {"NextToken": token} if token else {}
+        page = ct.lookup_events(MaxResults=2, **kwargs)
+        seen += [e["EventId"] for e in page["Events"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert len(seen) == len(set(seen)) >= 5
+
+
+def test_failed_calls_are_recorded_with_their_error_code(portside):
+    with pytest.raises(ClientError):
+        portside.client("ecs").list_clusters()
+    time.sleep(0.05)
+    record = events_named(portside, "ListClusters")
+    assert any(r["errorCode"] == "NotImplemented" and r["eventSource"] == "ecs.amazonaws.com"
+               for r in record)
+
+
+def test_secret_material_never_reaches_cloudtrail(portside):
+    with pytest.raises(ClientError):
+        portside.client("secretsmanager").create_secret(Name="db", SecretString="hunter2-xyz")
+    with pytest.raises(ClientError):
+        portside.client("ssm").put_parameter(Name="/p", Value="s3cr3t-val", Type="SecureString")
+    time.sleep(0.05)
+    ct = portside.client("cloudtrail")
+    dump = json.dumps(ct.lookup_events(MaxResults=50)["Events"], default=str)
+    assert "hunter2-xyz" not in dump and "s3cr3t-val" not in dump
+    assert "HIDDEN_DUE_TO_SECURITY_REASONS" in dump
+    log = portside.log_path.read_text()
+    assert "hunter2-xyz" not in log and "s3cr3t-val" not in log
+
+
+def _signed_reset(endpoint: str, key: str, secret: str) -> requests.Response:
+    request = AWSRequest(method="POST", url=f"{endpoint}/_portside/reset", data=b"")
+    SigV4Auth(Credentials(key, secret), "portside", "us-east-1").add_auth(request)
+    return requests.post(request.url, data=b"", headers=dict(request.headers), timeout=10)
+
+
+def test_reset_needs_root_credentials_and_wipes_state(tmp_path):
+    from server import PortsideServer
+
+    server = PortsideServer(tmp_path / "data").start()
+    try:
+        server.client("sts").get_caller_identity()
+        assert requests.post(f"{server.endpoint}/_portside/reset", timeout=5).status_code == 403
+        assert _signed_reset(server.endpoint, "test", "wrong").status_code == 403
+        assert _signed_reset(server.endpoint, "test", "test").status_code == 200
+        assert server.client("cloudtrail").lookup_events()["Events"] == []
+    finally:
+        server.stop()
+
+
+def test_portside_status_reports_services(portside):
+    out = subprocess.run([sys.executable, "-m", "portside", "status", "--endpoint",
+                          portside.endpoint], capture_output=True, text=True, timeout=30,
+                         env={**os.environ})
+    assert out.returncode == 0
+    assert "sts" in out.stdout and "running" in out.stdout

@@ -1,0 +1,68 @@
+"""The store: schema versioning, reset, and the blob store's all-or-nothing writes."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from sqlalchemy import text
+
+from portside.store import SCHEMA_VERSION, BlobStore, Store
+from portside.store.blobs import InvalidBlobKey
+from portside.store.db import SchemaTooNew
+
+
+def test_migrate_records_the_schema_version_and_is_idempotent(tmp_path):
+    store = Store.in_directory(tmp_path)
+    store.migrate()
+    store.migrate()
+    with store.begin() as conn:
+        assert conn.execute(text("select version from schema_version")).scalar() == SCHEMA_VERSION
+        assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
+
+
+def test_a_newer_schema_is_refused_not_misread(tmp_path):
+    store = Store.in_directory(tmp_path)
+    store.migrate()
+    with store.begin() as conn:
+        conn.execute(text("update schema_version set version = :v"), {"v": SCHEMA_VERSION + 1})
+    with pytest.raises(SchemaTooNew):
+        Store.in_directory(tmp_path).migrate()
+
+
+async def _chunks(*parts: bytes):
+    for part in parts:
+        yield part
+
+
+def test_blob_write_streams_and_digests(tmp_path):
+    blobs = BlobStore(tmp_path)
+    info = asyncio.run(blobs.write("s3/abc", _chunks(b"hello ", b"world"), hashes=["md5"]))
+    assert info.size == 11
+    assert info.digests["md5"] == "5eb63bbbe01eeed093cb22bb8f5acdc3"
+    assert blobs.read_bytes("s3/abc") == b"hello world"
+
+    async def ranged():
+        return b"".join([c async for c in blobs.read("s3/abc", 6, 9)])
+
+    assert asyncio.run(ranged()) == b"wor"
+
+
+def test_a_failed_write_leaves_the_previous_blob_intact(tmp_path):
+    blobs = BlobStore(tmp_path)
+    blobs.write_bytes("k", b"old")
+
+    async def broken():
+        yield b"new partial"
+        raise ConnectionError("client went away")
+
+    with pytest.raises(ConnectionError):
+        asyncio.run(blobs.write("k", broken()))
+    assert blobs.read_bytes("k") == b"old"
+    assert list((tmp_path / ".tmp").iterdir()) == []
+
+
+@pytest.mark.parametrize("key", ["", "../x", "a/../b", "a//b", ".tmp/x", "/abs"])
+def test_blob_keys_cannot_escape_the_root(tmp_path, key):
+    with pytest.raises(InvalidBlobKey):
+        BlobStore(tmp_path).path(key)
