@@ -35,7 +35,6 @@ def test_sensitive_members_are_hidden_in_requests_and_responses():
     record = build_record(ctx("AssumeRole"), "sts.amazonaws.com", op, {"RoleArn": "r"},
                           {"Credentials": {"AccessKeyId": "ASIA", "SecretAccessKey": "s",
                                            "SessionToken": "t"}}, None)
-    assert "s" not in str(record["responseElements"]).replace("credentials", "")[:0]
     assert record["responseElements"]["credentials"] == HIDDEN
 
 
