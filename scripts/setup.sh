@@ -82,7 +82,7 @@ setup_venv() {
     exec 8<"$REPO/pyproject.toml"
     flock 8
 
-    if [[ ! -x $VENV/bin/python ]]; then
+    if [[ ! -e $VENV/bin/python && ! -L $VENV/bin/python ]]; then
         [[ -e $VENV ]] && die ".venv exists but has no bin/python; move it away and rerun"
         local python
         python=$(find_python) || die "no python3 >= 3.11 found on PATH"
@@ -90,13 +90,13 @@ setup_venv() {
         "$python" -m venv "$VENV"
     fi
     "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
-        || die ".venv's python is older than 3.11; move .venv away and rerun"
+        || die ".venv/bin/python does not run or is older than 3.11; move .venv away and rerun"
 
     local want
     want=$(sha256sum "$REPO/pyproject.toml" | cut -d' ' -f1)
     if [[ ! -f $STAMP || $(<"$STAMP") != "$want" ]]; then
         say "installing portside and its test dependencies into .venv (pyproject.toml changed)"
-        (cd "$REPO" && "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[test]')
+        (cd "$REPO" && "$VENV/bin/python" -m pip install --disable-pip-version-check -qq -e '.[test]')
         echo "$want" >"$STAMP"
     fi
     exec 8<&-
@@ -314,7 +314,7 @@ build_python_boto3() {  # tarball
     local pyver
     pyver=$(chroot "$root" python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
     say "adding a current boto3 from PyPI for the image's python$pyver"
-    "$VENV/bin/python" -m pip install --disable-pip-version-check -q --no-warn-script-location \
+    "$VENV/bin/python" -m pip install --disable-pip-version-check -qq --no-warn-script-location \
         --only-binary=:all: --python-version "$pyver" \
         --target "$root/usr/local/lib/python$pyver/dist-packages" boto3
     rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/tmp/*
