@@ -93,13 +93,9 @@ class Server:
     peer: Peer
     endpoint: str
     process: subprocess.Popen[bytes]
-    workdir: Path
+    workdir: Path  # holds data/ and server.log; removed once the server stops
     ready_seconds: float
     identity: dict[str, str]
-
-    @property
-    def log_path(self) -> Path:
-        return self.workdir / "server.log"
 
     def rss_bytes(self) -> int:
         """Resident memory of the server process and all its descendants."""
