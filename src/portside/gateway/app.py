@@ -24,7 +24,12 @@ from portside.auth import sigv4
 from portside.auth.identity import AccessKey, Principal, PrincipalType
 from portside.context import RequestContext
 from portside.gateway.routing import ENVELOPE_SERVICE, Route, UnroutableRequest, route
-from portside.protocol.errors import AccessDenied, AwsError, InternalFailure, NotImplementedOperation
+from portside.protocol.errors import (
+    AccessDenied,
+    AwsError,
+    InternalFailure,
+    NotImplementedOperation,
+)
 from portside.protocol.http import HttpRequest, HttpResponse
 from portside.protocol.models import service_model
 from portside.protocol.parsers import parse_request
@@ -185,9 +190,11 @@ class Gateway:
 
 def _check_session(key: AccessKey, signed: sigv4.SignedRequest) -> None:
     if key.session_token is not None and signed.session_token != key.session_token:
-        raise sigv4.SigV4Error("bad_token", "The security token included in the request is invalid.")
+        raise sigv4.SigV4Error("bad_token",
+                               "The security token included in the request is invalid.")
     if key.expiration is not None and datetime.now(UTC) >= key.expiration:
-        raise sigv4.SigV4Error("expired_token", "The security token included in the request is expired")
+        raise sigv4.SigV4Error("expired_token",
+                               "The security token included in the request is expired")
 
 
 def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""Persistence: one SQLAlchemy Core schema (SQLite by default) and one blob store for large bytes."""
+"""Persistence: one SQLAlchemy Core schema (SQLite by default), one blob store for large bytes."""
 
 from portside.store.blobs import BlobInfo, BlobStore
 from portside.store.db import SCHEMA_VERSION, Store, metadata
