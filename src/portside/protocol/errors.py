@@ -39,8 +39,12 @@ class AwsError(Exception):
         return f"{type(self).__name__}({self.code!r}, {self.message!r}, status={self.status})"
 
 
-def error(code: str, message: str, status: int = 400, **fields: Any) -> AwsError:
-    """Shorthand for a modelled error a service raises by its AWS code."""
+def error(code: str, message: str, status: int | None = None, **fields: Any) -> AwsError:
+    """Shorthand for a modelled error a service raises by its AWS code.
+
+    Without `status`, the serializer takes the error shape's `httpStatusCode` from the model
+    (S3's NoSuchBucket is 404), else 400.
+    """
     return AwsError(message, code=code, status=status, fields=fields)
 
 
