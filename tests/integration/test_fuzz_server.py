@@ -54,7 +54,8 @@ queries = st.lists(st.tuples(junk_text, junk_text), max_size=4).map(
 header_junk = st.dictionaries(
     st.sampled_from(["x-amz-meta-a", "Content-MD5", "Range", "x-amz-acl", "If-Match",
                      "x-amz-date", "x-amz-content-sha256", "Content-Type", "x-amz-tagging"]),
-    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40), max_size=3)
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40).map(str.strip),
+    max_size=3)
 
 
 def aws_shaped(response: requests.Response) -> bool:
@@ -85,11 +86,12 @@ def test_malformed_requests_get_aws_shaped_4xx(portside, target, method, path, q
     sent_headers = {**dict(prepared.headers), **extra} if sign else {**headers, **extra}
     response = requests.request(method, prepared.url, data=body, headers=sent_headers,
                                 timeout=10)
-    assert response.status_code < 500 or (
-        response.status_code == 501 and b"NotImplemented" in response.content), (
+    # 501 NotImplemented is the honest answer for a well-formed call to a service not built yet.
+    assert response.status_code < 500 or (response.status_code == 501 and (
+        method == "HEAD" or b"NotImplemented" in response.content)), (
         response.status_code, response.content[:300])
     assert response.status_code >= 400 or response.status_code == 200
-    if method != "HEAD":
+    if method != "HEAD" and response.status_code >= 400:
         assert aws_shaped(response), response.content[:300]
     assert b"Traceback" not in response.content
 
