@@ -343,7 +343,7 @@ def _payload_hash(request: HttpRequest, claimed: str | None, credential: Credent
         if presigned and credential.service == "s3":
             return UNSIGNED_PAYLOAD  # a presigned S3 URL cannot know its body
         return hashlib.sha256(request.body).hexdigest()
-    if credential.service == "s3" and claimed not in PAYLOAD_MARKERS and not _is_sha256(claimed):
+    if credential.service == "s3" and claimed not in PAYLOAD_MARKERS and not is_sha256(claimed):
         raise SigV4Error(
             Kind.MALFORMED, "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, "
             "STREAMING-UNSIGNED-PAYLOAD-TRAILER, STREAMING-AWS4-HMAC-SHA256-PAYLOAD, "
@@ -353,7 +353,7 @@ def _payload_hash(request: HttpRequest, claimed: str | None, credential: Credent
     return claimed
 
 
-def _is_sha256(text: str) -> bool:
+def is_sha256(text: str) -> bool:
     return len(text) == 64 and _HEX.issuperset(text)
 
 
@@ -532,7 +532,7 @@ def _check_body(request: HttpRequest, signed: SignedRequest, s3: bool) -> None:
     """The signature covers x-amz-content-sha256, not the body: hash the body when it is here.
     Streamed bodies are checked as they are read (`chunked.open_payload`)."""
     claimed = request.headers.get("x-amz-content-sha256")
-    if claimed is None or request.stream is not None or (s3 and not _is_sha256(claimed)):
+    if claimed is None or request.stream is not None or (s3 and not is_sha256(claimed)):
         return
     computed = hashlib.sha256(request.body).hexdigest()
     if computed != claimed:
