@@ -1,0 +1,314 @@
+"""Input validation against the botocore model: the constraints AWS checks before a handler runs.
+
+AWS front ends reject a request whose parameters break the model (a missing required member, a
+string longer than `max`, a value outside an enum …) with one error listing every violation:
+
+    2 validation errors detected: Value null at 'cluster' failed to satisfy constraint: Member
+    must not be null; Value '…' at 'family' failed to satisfy constraint: Member must have length
+    less than or equal to 255
+
+Paths name members as AWS does: the member name with its first letter lower-cased, list items as
+`list.N.member`, nested members joined with dots. Validators are compiled once per shape, lazily
+(recursive shapes stay finite), and cached: this runs on every request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+from functools import cache
+from typing import Any, NamedTuple
+from weakref import WeakKeyDictionary
+
+from botocore.model import OperationModel, Shape
+
+from portside.protocol.errors import AwsError
+
+# The error AWS answers for a broken constraint: (code for a bad value, code for a missing one),
+# by service where it differs from its protocol's default, else by protocol.
+# - json / rest-json: coral's ValidationException, e.g. EventBridge ListTargetsByRule.
+# - query: ValidationError (IAM, STS, CloudFormation; "Common Errors" in every query API reference).
+# - sqs: InvalidParameterValue / MissingParameter (SQS API reference, Common Errors).
+# - s3: InvalidArgument; a required body that is absent is MissingRequestBodyError (S3 API
+#   reference, "List of error codes").
+_ERRORS: dict[str, tuple[str, str]] = {
+    "json": ("ValidationException", "ValidationException"),
+    "rest-json": ("ValidationException", "ValidationException"),
+    "query": ("ValidationError", "ValidationError"),
+    "rest-xml": ("InvalidArgument", "InvalidArgument"),
+    "sqs": ("InvalidParameterValue", "MissingParameter"),
+    "s3": ("InvalidArgument", "MissingRequestBodyError"),
+}
+
+_NOT_NULL = "Member must not be null"
+
+
+class Violation(NamedTuple):
+    path: str
+    value: Any
+    constraint: str
+    sensitive: bool = False
+
+
+Check = Callable[[Any, str, list[Violation]], None]
+
+
+def validate_params(operation: OperationModel, params: dict, protocol: str) -> None:
+    """Raise the service's validation error if `params` break the operation's input shape."""
+    shape = operation.input_shape
+    if shape is None:
+        return
+    violations: list[Violation] = []
+    _validator(shape)(params, "", violations)
+    if violations:
+        raise validation_error(operation, protocol, violations)
+
+
+def validation_error(
+    operation: OperationModel, protocol: str, violations: list[Violation]
+) -> AwsError:
+    """The AWS error for `violations`, in the code and wording the service uses."""
+    # endpointPrefix names the service here (botocore's service_name recurses without one).
+    service = operation.metadata.get("endpointPrefix", "")
+    code, missing_code = _ERRORS.get(service) or _ERRORS.get(protocol) or _ERRORS["json"]
+    if all(v.constraint == _NOT_NULL for v in violations):
+        code = missing_code
+        if code == "MissingRequestBodyError" and not _misses_payload(operation, violations):
+            code = _ERRORS["rest-xml"][0]
+    count = len(violations)
+    noun = "error" if count == 1 else "errors"
+    details = "; ".join(_describe(v) for v in violations)
+    return AwsError(f"{count} validation {noun} detected: {details}", code=code, status=400)
+
+
+def _misses_payload(operation: OperationModel, violations: list[Violation]) -> bool:
+    payload = operation.input_shape.serialization.get("payload")
+    return payload is not None and any(v.path == _path_name(payload) for v in violations)
+
+
+def _describe(v: Violation) -> str:
+    if v.value is None:
+        shown = "Value null"
+    elif v.sensitive:
+        shown = "Value"  # AWS leaves sensitive values out of the message
+    else:
+        shown = f"Value '{_render(v.value)}'"
+    return f"{shown} at '{v.path}' failed to satisfy constraint: {v.constraint}"
+
+
+def _render(value: Any) -> str:
+    """Values as AWS (Java) prints them: true, [a, b], {k=v}."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_render(x) for x in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_render(k)}={_render(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    return str(value)
+
+
+def _path_name(member: str) -> str:
+    return member[:1].lower() + member[1:]
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+_cache: WeakKeyDictionary[Shape, Check] = WeakKeyDictionary()
+
+
+def _validator(shape: Shape) -> Check:
+    check = _cache.get(shape)
+    if check is None:
+        check = _cache[shape] = _compile(shape)
+    return check
+
+
+def _compile(shape: Shape) -> Check:
+    kind = shape.type_name
+    if kind == "structure":
+        return _structure(shape)
+    if kind == "list":
+        return _list(shape)
+    if kind == "map":
+        return _map(shape)
+    return _scalar(shape)
+
+
+def _lazy(shape: Shape) -> Check:
+    """Defer compiling a child until it is first used, so recursive shapes compile finitely."""
+    compiled: list[Check] = []
+
+    def check(value: Any, path: str, out: list[Violation]) -> None:
+        if not compiled:
+            compiled.append(_validator(shape))
+        compiled[0](value, path, out)
+
+    return check
+
+
+def _structure(shape: Shape) -> Check:
+    if shape.metadata.get("document"):
+        return _accept
+    members = {name: (_path_name(name), _lazy(m)) for name, m in shape.members.items()}
+    required = [(name, _path_name(name)) for name in shape.required_members if name in members]
+
+    def check(value: Any, path: str, out: list[Violation]) -> None:
+        if not isinstance(value, dict):
+            out.append(Violation(path, value, "Member must be a structure"))
+            return
+        for name, wire in required:
+            if value.get(name) is None:
+                out.append(Violation(_join(path, wire), None, _NOT_NULL))
+        for name, item in value.items():
+            member = members.get(name)
+            if member is not None and item is not None:
+                member[1](item, _join(path, member[0]), out)
+
+    return check
+
+
+def _list(shape: Shape) -> Check:
+    sized = _size_check(shape, "length")
+    item_check = _lazy(shape.member)
+
+    def check(value: Any, path: str, out: list[Violation]) -> None:
+        if not isinstance(value, list | tuple):
+            out.append(Violation(path, value, "Member must be a list"))
+            return
+        sized(value, path, out)
+        for i, item in enumerate(value, 1):
+            if item is not None:
+                item_check(item, f"{path}.{i}.member", out)
+
+    return check
+
+
+def _map(shape: Shape) -> Check:
+    sized = _size_check(shape, "length")
+    key_check, value_check = _lazy(shape.key), _lazy(shape.value)
+    nested_values = shape.value.type_name in ("structure", "list", "map")
+
+    def check(value: Any, path: str, out: list[Violation]) -> None:
+        if not isinstance(value, dict):
+            out.append(Violation(path, value, "Member must be a map"))
+            return
+        sized(value, path, out)
+        keys: list[Violation] = []
+        values: list[Violation] = []
+        for k, v in value.items():
+            key_check(k, path, keys)
+            if v is not None:
+                value_check(v, f"{path}.{k}", out if nested_values else values)
+        for found, what in ((keys, "Map keys"), (values, "Map value")):
+            if found:
+                constraints = ", ".join(dict.fromkeys(v.constraint for v in found))
+                constraint = f"{what} must satisfy constraint: [{constraints}]"
+                out.append(Violation(path, value, constraint))
+
+    return check
+
+
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "string": ((str,), "Member must be a string"),
+    "integer": ((int,), "Member must be an integer"),
+    "long": ((int,), "Member must be an integer"),
+    "float": ((int, float), "Member must be a number"),
+    "double": ((int, float), "Member must be a number"),
+    "boolean": ((bool,), "Member must be a boolean"),
+    "blob": ((bytes, bytearray, str), "Member must be binary data"),
+    "timestamp": ((datetime,), "Member must be a timestamp"),
+}
+
+
+def _scalar(shape: Shape) -> Check:
+    kind = shape.type_name
+    if kind == "blob" and shape.serialization.get("streaming"):
+        return _accept  # a stream handed over by the gateway; its length is the handler's business
+    types, type_message = _TYPES.get(kind, ((object,), ""))
+    numeric = kind in ("integer", "long", "float", "double")
+    checks: list[Check] = []
+    if numeric:
+        checks.append(_size_check(shape, "value"))
+    elif kind in ("string", "blob"):
+        checks.append(_size_check(shape, "length"))
+    enum = shape.metadata.get("enum")
+    if enum and kind == "string":
+        allowed = frozenset(enum)
+        message = f"Member must satisfy enum value set: [{', '.join(enum)}]"
+        checks.append(_when(lambda v: v in allowed, message))
+    pattern = _pattern(shape.metadata.get("pattern")) if kind == "string" else None
+    if pattern is not None:
+        message = f"Member must satisfy regular expression pattern: {pattern.pattern}"
+        checks.append(_when(lambda v: pattern.fullmatch(v) is not None, message))
+    sensitive = bool(shape.metadata.get("sensitive"))
+
+    def check(value: Any, path: str, out: list[Violation]) -> None:
+        if not isinstance(value, types) or (isinstance(value, bool) and kind != "boolean"):
+            out.append(Violation(path, value, type_message, sensitive))
+            return
+        if checks:
+            found: list[Violation] = []
+            for c in checks:
+                c(value, path, found)
+            if found:
+                out.extend(v._replace(sensitive=sensitive) for v in found)
+
+    return check
+
+
+def _size_check(shape: Shape, measure: str) -> Check:
+    """min/max as AWS words them: a length for strings, blobs, lists and maps, else a value."""
+    low, high = shape.metadata.get("min"), shape.metadata.get("max")
+    if low is None and high is None:
+        return _accept
+    size: Callable[[Any], Any] = len if measure == "length" else _same
+
+    too_small = f"Member must have {measure} greater than or equal to {low}"
+    too_large = f"Member must have {measure} less than or equal to {high}"
+
+    def check(value: Any, path: str, out: list[Violation]) -> None:
+        n = size(value)
+        if low is not None and n < low:
+            out.append(Violation(path, value, too_small))
+        if high is not None and n > high:
+            out.append(Violation(path, value, too_large))
+
+    return check
+
+
+def _when(ok: Callable[[Any], bool], message: str) -> Check:
+    def check(value: Any, path: str, out: list[Violation]) -> None:
+        if not ok(value):
+            out.append(Violation(path, value, message))
+
+    return check
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _accept(value: Any, path: str, out: list[Violation]) -> None:
+    return None
+
+
+@cache
+def _pattern(pattern: str | None) -> re.Pattern[str] | None:
+    """The model's (Java) regex compiled for Python, or None when Python cannot read it.
+
+    A pattern we cannot compile is skipped rather than guessed at: rejecting a valid request
+    would be worse than not checking a constraint the service re-checks where it matters.
+    """
+    if not pattern:
+        return None
+    try:
+        return re.compile(pattern)
+    except (re.error, RecursionError, OverflowError):
+        return None
