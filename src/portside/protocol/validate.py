@@ -233,20 +233,21 @@ def _scalar(shape: Shape) -> Check:
         return _accept  # a stream handed over by the gateway; its length is the handler's business
     types, type_message = _TYPES.get(kind, ((object,), ""))
     numeric = kind in ("integer", "long", "float", "double")
+    # In the order AWS lists them (CloudFormation: the pattern, then the length).
     checks: list[Check] = []
-    if numeric:
-        checks.append(_size_check(shape, "value"))
-    elif kind in ("string", "blob"):
-        checks.append(_size_check(shape, "length"))
+    pattern = _pattern(shape.metadata.get("pattern")) if kind == "string" else None
+    if pattern is not None:
+        message = f"Member must satisfy regular expression pattern: {pattern.pattern}"
+        checks.append(_when(lambda v: pattern.fullmatch(v) is not None, message))
     enum = shape.metadata.get("enum")
     if enum and kind == "string":
         allowed = frozenset(enum)
         message = f"Member must satisfy enum value set: [{', '.join(enum)}]"
         checks.append(_when(lambda v: v in allowed, message))
-    pattern = _pattern(shape.metadata.get("pattern")) if kind == "string" else None
-    if pattern is not None:
-        message = f"Member must satisfy regular expression pattern: {pattern.pattern}"
-        checks.append(_when(lambda v: pattern.fullmatch(v) is not None, message))
+    if numeric:
+        checks.append(_size_check(shape, "value"))
+    elif kind in ("string", "blob"):
+        checks.append(_size_check(shape, "length"))
     sensitive = bool(shape.metadata.get("sensitive"))
 
     def check(value: Any, path: str, out: list[Violation]) -> None:
