@@ -41,7 +41,7 @@ def auth(service: str) -> dict[str, str]:
 ])
 def test_route_by_target_scope_action_or_s3(headers, body, query, expected):
     r = route(HttpRequest("POST", "/", query, headers, body))
-    assert (r.service, r.protocol, r.operation_hint) == expected
+    assert (r.service, r.protocol, r.operation_hint()) == expected
 
 
 def test_presigned_url_scope_routes():

@@ -108,9 +108,11 @@ class Gateway:
             response = serialize_error(model, exc, request_id, target.protocol)
         except Exception:
             log.exception("internal error serving %s %s", target.service,
-                          operation.name if operation else target.operation_hint)
+                          operation.name if operation else target.operation_hint())
             failure = InternalFailure("We encountered an internal error. Please try again.")
             response = serialize_error(model, failure, request_id, target.protocol)
+        if ctx is not None and not ctx.operation:
+            ctx.operation = target.operation_hint()
         if ctx is not None and ctx.operation:
             record = build_record(ctx, f"{model.signing_name}.amazonaws.com", operation,
                                   params, result, failure)
@@ -153,7 +155,6 @@ class Gateway:
             source_ip=source_ip,
             user_agent=target.request.headers.get("user-agent", ""),
             service=target.service,
-            operation=target.operation_hint,
         )
 
     # -- portside's own endpoints -------------------------------------------------------------

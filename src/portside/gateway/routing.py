@@ -53,7 +53,12 @@ class Route:
     service: str
     protocol: str
     request: HttpRequest  # for S3 virtual-host addressing: rewritten to path style
-    operation_hint: str = ""  # the operation the request names, before parsing
+
+    def operation_hint(self) -> str:
+        """The operation the request names, when parsing failed before naming it."""
+        if self.protocol == "json":
+            return self.request.headers.get("x-amz-target", "").rpartition(".")[2]
+        return _action(self.request) if self.protocol == "query" else ""
 
 
 class UnroutableRequest(AwsError):
@@ -71,11 +76,11 @@ def route(request: HttpRequest) -> Route:
     headers = request.headers
     target = headers.get("x-amz-target")
     if target:
-        prefix, _, operation = target.rpartition(".")
+        prefix = target.rpartition(".")[0]
         service = TARGET_PREFIXES.get(prefix)
         if service is None:
             raise UnroutableRequest(f"portside does not serve the target {target!r}.", "json")
-        return Route(service, "json", request, operation)
+        return Route(service, "json", request)
     signing_name = _signing_name(request)
     if signing_name is not None:
         service = SIGNING_NAMES.get(signing_name)
@@ -85,10 +90,9 @@ def route(request: HttpRequest) -> Route:
         if service == "s3":
             return Route("s3", "rest-xml", to_path_style(request))
         protocol = "query" if service == "sqs" else PROTOCOLS[service]
-        return Route(service, protocol, request, _action(request) if protocol == "query" else "")
-    action = _action(request)
-    if action:
-        return Route("sts", "query", request, action)
+        return Route(service, protocol, request)
+    if _action(request):
+        return Route("sts", "query", request)
     return Route("s3", "rest-xml", to_path_style(request))
 
 
