@@ -527,3 +527,13 @@ def test_streaming_body_is_not_drained_by_serializing() -> None:
 
     serialize_response(operation_model("s3", "GetObject"), {"Body": chunks()}, REQUEST_ID)
     assert consumed == []
+
+
+def test_xml_attribute_values_are_escaped_once() -> None:
+    grant = {"Grantee": {"Type": 'Canonical&"User"<', "ID": "a&b"}, "Permission": "READ"}
+    response = serialize_response(
+        operation_model("s3", "GetBucketAcl"), {"Grants": [grant]}, REQUEST_ID
+    )
+    assert b'xsi:type="Canonical&amp;&quot;User&quot;&lt;"' in response.body
+    got = _result_client("s3", {"Grants": [grant]}).get_bucket_acl(Bucket="b")
+    assert got["Grants"] == [grant]

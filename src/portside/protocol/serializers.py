@@ -192,10 +192,6 @@ def _escape(value: Any) -> str:
     )
 
 
-def _escape_attribute(value: Any) -> str:
-    return _escape(value).replace('"', "&quot;")
-
-
 def _xml_text(shape: Shape) -> Callable[[Any], str]:
     """How a scalar's value reads as XML text (query and rest-xml bodies)."""
     kind = shape.type_name
@@ -475,11 +471,13 @@ class _XmlCompiler:
 
 
 def _attributes(attributes: list[tuple[str, str, Callable[[Any], str]]], value: Result) -> str:
-    return "".join(
-        f' {xml_name}="{_escape_attribute(text(value[name]))}"'
-        for name, xml_name, text in attributes
-        if value.get(name) is not None
-    )
+    """XML attributes: the text is escaped as character data already; a quote would end it."""
+    parts = []
+    for name, xml_name, text in attributes:
+        if value.get(name) is not None:
+            quoted = text(value[name]).replace('"', "&quot;")
+            parts.append(f' {xml_name}="{quoted}"')
+    return "".join(parts)
 
 
 @cache
