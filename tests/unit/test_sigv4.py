@@ -500,3 +500,11 @@ def test_verify_takes_the_clock_from_the_caller():
     with pytest.raises(SigV4Error):
         sigv4.verify(request, signed, SECRET, datetime(2000, 1, 1, tzinfo=signed.amz_date.tzinfo),
                      expected_service="ecs")
+
+
+def test_raw_non_ascii_bytes_in_a_path_sign_as_their_percent_encoding():
+    # A client that leaves UTF-8 unencoded in the path; the gateway decodes the bytes as latin-1.
+    request = sent("s3", "get_object", Bucket="bucket", Key="ü")
+    assert request.path == "/bucket/%C3%BC"
+    request.path = "/bucket/" + "ü".encode().decode("latin-1")
+    accept(request, service="s3")

@@ -116,7 +116,7 @@ class ChunkChain:
 
     def _check(self, to_sign: str, claimed: str) -> None:
         expected = hmac.digest(self._key, to_sign.encode(), "sha256").hex()
-        if not hmac.compare_digest(expected, claimed):
+        if not hmac.compare_digest(expected.encode(), claimed.encode()):
             raise SigV4Error(
                 Kind.BAD_SIGNATURE, "The request signature we calculated does not match the "
                 "signature you provided. Check your AWS Secret Access Key and signing method. "

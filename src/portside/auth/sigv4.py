@@ -373,8 +373,9 @@ def verify(request: HttpRequest, signed: SignedRequest, secret_key: str, now: da
     canonical = canonical_request(request, signed, s3=s3)
     to_sign = string_to_sign(signed, canonical)
     key = signing_key(secret_key, credential.date, credential.region, credential.service)
-    if not hmac.compare_digest(hmac.digest(key, to_sign.encode(), "sha256").hex(),
-                               signed.signature):
+    # Bytes: compare_digest refuses non-ASCII text, and a signature is whatever was sent.
+    if not hmac.compare_digest(hmac.digest(key, to_sign.encode(), "sha256").hex().encode(),
+                               signed.signature.encode()):
         raise _signature_mismatch(request, signed, canonical, to_sign)
     _check_body(request, signed, s3)
 
@@ -403,7 +404,8 @@ def _canonical_path(path: str, s3: bool) -> str:
     if not _PATH_SAFE.issuperset(path):
         # Re-encode each segment so that equivalent spellings (%7e, ~) sign alike while an
         # encoded slash inside a segment stays one.
-        path = "/".join(quote(unquote_to_bytes(part), safe="") for part in path.split("/"))
+        path = "/".join(quote(unquote_to_bytes(_wire_bytes(part)), safe="")
+                        for part in path.split("/"))
     if s3:
         return path
     if "//" in path or "/." in path:
@@ -441,7 +443,15 @@ def _canonical_query(query: str, presigned: bool) -> str:
 def _encode_component(text: str) -> str:
     if _UNRESERVED.issuperset(text):
         return text
-    return quote(unquote_to_bytes(text), safe="-_.~")
+    return quote(unquote_to_bytes(_wire_bytes(text)), safe="-_.~")
+
+
+def _wire_bytes(text: str) -> bytes:
+    """The bytes a client sent: the gateway decodes the path and query as latin-1."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode()
 
 
 def _check_scope(signed: SignedRequest, service: str | None, region: str | None) -> None:
