@@ -12,7 +12,6 @@ import inspect
 import json
 import logging
 import re
-import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ from portside.auth import sigv4
 from portside.auth.identity import AccessKey, Principal, PrincipalType
 from portside.context import RequestContext
 from portside.gateway.routing import ENVELOPE_SERVICE, Route, UnroutableRequest, route
+from portside.ids import new_uuid
 from portside.protocol.errors import (
     AccessDenied,
     AwsError,
@@ -77,7 +77,7 @@ class Gateway:
     # -- the AWS API chain --------------------------------------------------------------------
 
     async def handle(self, request: HttpRequest, source_ip: str) -> HttpResponse:
-        request_id = str(uuid.uuid4())
+        request_id = new_uuid()
         try:
             target = route(request)
         except UnroutableRequest as exc:

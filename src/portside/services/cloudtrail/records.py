@@ -6,13 +6,13 @@ Record fields: https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudt
 from __future__ import annotations
 
 import base64
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.model import OperationModel, Shape
 
 from portside.context import RequestContext
+from portside.ids import new_uuid
 from portside.protocol.errors import AwsError
 
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
@@ -74,7 +74,7 @@ def build_record(
         "responseElements": None if read_only or error else _redact(
             result, operation.output_shape if operation else None),
         "requestID": ctx.request_id,
-        "eventID": str(uuid.uuid4()),
+        "eventID": new_uuid(),
         "readOnly": read_only,
         "eventType": "AwsApiCall",
         "managementEvent": True,
