@@ -305,13 +305,16 @@ class _JsonCompiler:
         return None
 
     def _structure(self, shape: Shape, key: tuple[str, str]) -> Encoder:
-        members: list[tuple[str, str, Encoder | None]] = []
+        members: dict[str, tuple[str, Encoder | None]] = {}
 
         def encode(value: Result) -> dict[str, Any]:
+            # Walks the keys the value has (JSON members are unordered): results carry fewer
+            # members than their shapes declare.
             out = {}
-            for name, wire_name, member_encoder in members:
-                member_value = value.get(name)
-                if member_value is not None:
+            for name, member_value in value.items():
+                member = members.get(name)
+                if member is not None and member_value is not None:
+                    wire_name, member_encoder = member
                     out[wire_name] = (
                         member_value if member_encoder is None else member_encoder(member_value)
                     )
@@ -321,7 +324,7 @@ class _JsonCompiler:
         for name, member in shape.members.items():
             if self._skip_located and member.serialization.get("location") in _LOCATED:
                 continue
-            members.append((name, member.serialization.get("name", name), self.encoder(member)))
+            members[name] = (member.serialization.get("name", name), self.encoder(member))
         return encode
 
 
