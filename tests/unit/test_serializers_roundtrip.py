@@ -55,6 +55,7 @@ OPERATIONS = [
     ("eks", "ListClusters", None),
     ("lambda", "Invoke", None),
     ("lambda", "GetFunction", None),
+    ("lex-runtime", "PostContent", None),  # jsonvalue headers and a streaming payload
     ("s3", "ListObjectsV2", None),
     ("s3", "ListBuckets", None),
     ("s3", "GetBucketAcl", None),
