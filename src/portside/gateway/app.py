@@ -82,7 +82,7 @@ class Gateway:
             target = route(request)
         except UnroutableRequest as exc:
             model = service_model(ENVELOPE_SERVICE[exc.protocol])
-            return serialize_error(model, exc, request_id, exc.protocol)
+            return serialize_error(model, exc, request_id, exc.protocol, method=request.method)
         service = self.runtime.services[target.service]
         model = service.model
         ctx: RequestContext | None = None
@@ -105,12 +105,14 @@ class Gateway:
             response = serialize_response(operation, result or {}, request_id, target.protocol)
         except AwsError as exc:
             failure = exc
-            response = serialize_error(model, exc, request_id, target.protocol)
+            response = serialize_error(model, exc, request_id, target.protocol,
+                                       method=request.method)
         except Exception:
             log.exception("internal error serving %s %s", target.service,
                           operation.name if operation else target.operation_hint())
             failure = InternalFailure("We encountered an internal error. Please try again.")
-            response = serialize_error(model, failure, request_id, target.protocol)
+            response = serialize_error(model, failure, request_id, target.protocol,
+                                       method=request.method)
         if ctx is not None and not ctx.operation:
             ctx.operation = target.operation_hint()
         if ctx is not None and ctx.operation:
