@@ -43,6 +43,8 @@ _PRESIGN_PARAMS = ("X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Signature")
 
 
 class Kind(StrEnum):
+    """Why a signature was refused; each maps to one AWS error per protocol (`aws_error`)."""
+
     MISSING = "missing"  # no signature where one is required
     UNSUPPORTED = "unsupported"  # another scheme: SigV2, SigV4a, Bearer…
     INCOMPLETE = "incomplete"  # a part of the signature is absent
@@ -267,6 +269,7 @@ def _unsupported(message: str, **s3: str) -> SigV4Error:
     return SigV4Error(Kind.UNSUPPORTED, message, **s3)
 
 
+@lru_cache(maxsize=256)  # a client sends the same credential, and the same date, many times
 def _parse_credential(text: str, *, presigned: bool) -> Credential:
     pieces = text.split("/")
     if len(pieces) != 5 or not all(pieces[:4]):
@@ -285,6 +288,7 @@ def _parse_credential(text: str, *, presigned: bool) -> Credential:
     return Credential(access_key, date, region, service)
 
 
+@lru_cache(maxsize=256)
 def _parse_date(text: str, basic: bool, presigned: bool) -> tuple[datetime, str]:
     """The signing time from X-Amz-Date (ISO 8601 basic) or, failing that, the Date header."""
     when = _parse_basic(text) if basic else _parse_http_date(text)
@@ -396,9 +400,9 @@ def string_to_sign(signed: SignedRequest, canonical: str) -> str:
 
 
 def _canonical_path(path: str, s3: bool) -> str:
-    """S3 encodes the object key once, as sent; every other service normalizes the path (RFC
-    3986 dot segments, no empty segments) and encodes the once-encoded path again — as the
-    SDKs sign (botocore: `S3SigV4Auth` does not normalize, `SigV4Auth` does)."""
+    """S3 signs the object key encoded once and never normalized (`a//b/../c` is a key); every
+    other service normalizes the path (RFC 3986 dot segments, no empty segments) and encodes
+    the once-encoded path again — as the SDKs sign (botocore's `S3SigV4Auth` and `SigV4Auth`)."""
     if not path:
         return "/"
     if not _PATH_SAFE.issuperset(path):
