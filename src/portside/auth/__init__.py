@@ -1,6 +1,6 @@
 """Who is calling, and may they: SigV4 request signatures (`sigv4`), `aws-chunked` payloads
-(`chunked`), principals and access keys (`identity`).
+(`chunked`), principals and access keys (`identity`), IAM policy evaluation (`policy`).
 
-Verification is pure — the caller looks the secret up and passes the clock in — so every rule
+Each is pure — the caller looks secrets and policies up and passes the clock in — so every rule
 is tested without a server.
 """
