@@ -12,7 +12,8 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ from botocore.model import OperationModel
 
 from portside import __version__
 from portside.auth import sigv4
+from portside.auth.chunked import open_payload
 from portside.auth.identity import AccessKey, Principal, PrincipalType
 from portside.context import RequestContext
 from portside.gateway.routing import ENVELOPE_SERVICE, Route, UnroutableRequest, route
@@ -65,11 +67,11 @@ class Gateway:
             path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
             query_string=scope.get("query_string", b"").decode("latin-1"),
             headers=_headers(scope["headers"]),
-            body=await _read_body(receive),
+            stream=_body(receive),
         )
         source_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
         if request.path.startswith(INTERNAL_PREFIX):
-            response = self.internal(request)
+            response = self.internal(await _drained(request))
         else:
             response = await self.handle(request, source_ip)
         await _send(send, response)
@@ -85,14 +87,19 @@ class Gateway:
             return serialize_error(model, exc, request_id, exc.protocol, method=request.method)
         service = self.runtime.services[target.service]
         model = service.model
+        if not service.streams_requests:
+            target = replace(target, request=await _drained(target.request))
         ctx: RequestContext | None = None
         operation: OperationModel | None = None
         params: dict[str, Any] | None = None
         result: dict[str, Any] | None = None
         failure: AwsError | None = None
         try:
-            ctx = self.authenticate(target, request_id, source_ip)
-            operation, params = parse_request(model, target.request, target.protocol)
+            ctx, request = self.authenticate(target, request_id, source_ip)
+            operation, params = parse_request(model, request, target.protocol)
+            if request.stream is not None and not operation.has_streaming_input:
+                request = await _drained(request)
+                operation, params = parse_request(model, request, target.protocol)
             ctx.operation = operation.name
             validate_params(operation, params, target.protocol)
             handler = service.handler(operation.name)
@@ -121,16 +128,19 @@ class Gateway:
             self.runtime.trail.record(ctx, record, params)
         return response
 
-    def authenticate(self, target: Route, request_id: str, source_ip: str) -> RequestContext:
+    def authenticate(self, target: Route, request_id: str,
+                     source_ip: str) -> tuple[RequestContext, HttpRequest]:
         """Verify the SigV4 signature; the access key gives the principal and the account,
-        the credential scope the region."""
+        the credential scope the region. A streamed body comes back wrapped in the reader that
+        checks its hash or chunk signatures as it is read."""
         request = target.request
         try:
             signed = sigv4.parse_signature(request)
             if signed is None:
                 if target.service != "s3":
                     raise sigv4.SigV4Error("missing", "Request is missing Authentication Token")
-                return self._context(target, request_id, source_ip, None, None)
+                return (self._context(target, request_id, source_ip, None, None),
+                        _with_payload(request, None, None))
             if not _REGION.fullmatch(signed.credential.region):
                 raise sigv4.SigV4Error("bad_scope", "Credential should be scoped to a valid "
                                        f"region, not '{signed.credential.region}'.")
@@ -140,9 +150,11 @@ class Gateway:
             sigv4.verify(request, signed, key.secret_access_key, datetime.now(UTC),
                          expected_service=self.runtime.services[target.service].model.signing_name)
             _check_session(key, signed)
+            request = _with_payload(request, signed, key.secret_access_key)
         except sigv4.SigV4Error as exc:
             raise sigv4.aws_error(exc, target.protocol) from None
-        return self._context(target, request_id, source_ip, key, signed.credential.region)
+        return (self._context(target, request_id, source_ip, key, signed.credential.region),
+                request)
 
     def _context(self, target: Route, request_id: str, source_ip: str,
                  key: AccessKey | None, region: str | None) -> RequestContext:
@@ -209,13 +221,33 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
+async def _body(receive: Receive) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("the client went away before sending its whole body")
+        if chunk := message.get("body", b""):
+            yield chunk
         if not message.get("more_body"):
-            return b"".join(chunks)
+            return
+
+
+async def _drained(request: HttpRequest) -> HttpRequest:
+    """The request with its whole body read into memory: for everything but object data."""
+    if request.stream is None:
+        return request
+    try:
+        body = b"".join([chunk async for chunk in request.stream])
+    except sigv4.SigV4Error as exc:
+        raise sigv4.aws_error(exc, "rest-xml") from None
+    return replace(request, body=body, stream=None)
+
+
+def _with_payload(request: HttpRequest, signed: sigv4.SignedRequest | None,
+                  secret: str | None) -> HttpRequest:
+    if request.stream is None:
+        return request
+    return replace(request, stream=open_payload(request, signed, secret).__aiter__())
 
 
 async def _send(send: Send, response: HttpResponse) -> None:

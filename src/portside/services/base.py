@@ -25,6 +25,9 @@ class Service:
     name: ClassVar[str]
     # The services portside plans but does not serve yet answer every operation with a 501.
     implemented: ClassVar[bool] = True
+    # Services whose payloads are data (S3 objects) take request bodies as streams; for the
+    # others the gateway reads the body before authenticating.
+    streams_requests: ClassVar[bool] = False
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
