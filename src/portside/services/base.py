@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from botocore import xform_name
 from botocore.model import ServiceModel
 
+from portside.auth.actions import Action, Check, checks_for
 from portside.protocol.models import service_model
 
 if TYPE_CHECKING:
+    from portside.context import RequestContext
     from portside.runtime import Runtime
 
 Handler = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class ResourcePolicy:
+    """A resource's own policy (bucket policy, queue policy…) and the account that owns it."""
+
+    document: str
+    account_id: str
 
 
 class Service:
@@ -28,6 +39,8 @@ class Service:
     # Services whose payloads are data (S3 objects) take request bodies as streams; for the
     # others the gateway reads the body before authenticating.
     streams_requests: ClassVar[bool] = False
+    # operation -> the IAM actions it needs, where they differ from `<prefix>:<Operation>` on "*"
+    actions: ClassVar[dict[str, Action | tuple[Action, ...]]] = {}
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
@@ -46,6 +59,21 @@ class Service:
             found = method if inspect.ismethod(method) and operation[:1].isupper() else None
             self._handlers[operation] = found
             return found
+
+    def authorization_checks(self, ctx: RequestContext, operation: str,
+                             params: dict[str, Any]) -> list[Check]:
+        """What IAM must allow before the handler runs."""
+        return checks_for(self.model.signing_name, self.actions, ctx, operation, params,
+                          self.condition_keys(ctx, operation, params))
+
+    def condition_keys(self, ctx: RequestContext, operation: str,
+                       params: dict[str, Any]) -> dict[str, Any]:
+        """Service-specific condition keys of a call (`s3:prefix`, `aws:RequestTag/…`)."""
+        return {}
+
+    def resource_policy(self, ctx: RequestContext, resource_arn: str) -> ResourcePolicy | None:
+        """The policy attached to a resource, for services that have resource policies."""
+        return None
 
     def health(self) -> str:
         return "running" if self.implemented else "not implemented"
