@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from typing import Any
+
 from portside.auth.identity import Keyring
 from portside.config import Settings
+from portside.events import EventBus
 from portside.services.base import PlannedService, Service
 from portside.services.cloudtrail.api import CloudTrail
 from portside.services.sts.api import Sts
@@ -21,6 +26,8 @@ class Runtime:
         self.store = Store.in_directory(settings.data_dir)
         self.blobs = BlobStore(settings.data_dir / "blobs")
         self.keyring = Keyring(settings.root_keys)
+        self.bus = EventBus(self.store)
+        self._tasks: list[asyncio.Task] = []
         self.services: dict[str, Service] = {cls.name: cls(self) for cls in SERVICES}
         for name in PLANNED:
             self.services.setdefault(name, PlannedService(self, name))
@@ -31,6 +38,19 @@ class Runtime:
     @property
     def trail(self) -> CloudTrail:
         return self.services["cloudtrail"]  # type: ignore[return-value]
+
+    def start_background(self) -> None:
+        """Start the work that runs beside requests: event delivery, services' own loops."""
+        work: list[Coroutine[Any, Any, None]] = [self.bus.run()]
+        for service in self.services.values():
+            work += service.background()
+        self._tasks = [asyncio.create_task(w) for w in work]
+
+    async def stop_background(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
     def reset(self) -> None:
         """Wipe every service's state: the test suite's clean slate."""

@@ -58,7 +58,7 @@ class Gateway:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send, on_shutdown=self.runtime.trail.flush)
+            await _lifespan(receive, send, self.runtime)
             return
         if scope["type"] != "http":
             return
@@ -270,12 +270,14 @@ def _json(status: int, payload: dict[str, Any]) -> HttpResponse:
                         json.dumps(payload).encode())
 
 
-async def _lifespan(receive: Receive, send: Send, on_shutdown: Callable[[], None]) -> None:
+async def _lifespan(receive: Receive, send: Send, runtime: Runtime) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            runtime.start_background()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            on_shutdown()
+            await runtime.stop_background()
+            runtime.trail.flush()
             await send({"type": "lifespan.shutdown.complete"})
             return

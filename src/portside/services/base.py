@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -80,6 +80,10 @@ class Service:
 
     def start(self) -> None:
         """Called once the runtime is open; services with background work start it here."""
+
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        """Loops the service runs beside requests (expiry, retention…); started with the server."""
+        return []
 
     def reset(self) -> None:
         """Forget in-memory state after the store was wiped (`POST /_portside/reset`)."""

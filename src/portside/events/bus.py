@@ -1,0 +1,124 @@
+"""The internal event bus: a durable, ordered log with one cursor per subscriber.
+
+A service publishes inside the transaction that changes its state, so an event exists exactly
+when the change does. Each subscriber gets every event after its cursor, in order; the cursor
+moves only after the subscriber's handler returns, so delivery is at least once, also across a
+restart or a kill -9. Events every subscriber has seen are pruned.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Connection, Float, Integer, String, Table, Text, func, select
+
+from portside.store import Store, metadata
+
+log = logging.getLogger("portside.events")
+
+bus_events = Table(
+    "bus_events",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", String(12), nullable=False),
+    Column("region", String(32), nullable=False),
+    Column("source", String(256), nullable=False),
+    Column("detail_type", String(256), nullable=False),
+    Column("time", Float, nullable=False),
+    Column("event", Text, nullable=False),  # JSON, in EventBridge's event shape
+    # Never reuse a sequence number after pruning: cursors compare against them.
+    sqlite_autoincrement=True,
+)
+
+bus_cursors = Table(
+    "bus_cursors",
+    metadata,
+    Column("subscriber", String(128), primary_key=True),
+    Column("seq", Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class BusEvent:
+    seq: int
+    account_id: str
+    region: str
+    event: dict[str, Any]  # source, detail-type, detail, resources, time, id, …
+
+
+Handler = Callable[[list[BusEvent]], Awaitable[None]]
+
+BATCH = 100
+IDLE_WAKE = 1.0  # seconds: how often an idle dispatcher looks again (retries after a failure)
+
+
+class EventBus:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._handlers: dict[str, Handler] = {}
+        self._wake = asyncio.Event()
+
+    def publish(self, conn: Connection, account_id: str, region: str,
+                event: dict[str, Any]) -> int:
+        """Append an event in the caller's transaction; delivered once that commits."""
+        seq = conn.execute(bus_events.insert().values(
+            account_id=account_id, region=region, source=event.get("source", ""),
+            detail_type=event.get("detail-type", ""), time=time.time(),
+            event=json.dumps(event, separators=(",", ":"), default=str),
+        )).inserted_primary_key[0]
+        self._wake.set()
+        return seq
+
+    def subscribe(self, name: str, handler: Handler) -> None:
+        """Register a subscriber. A new one starts after the newest event; a known one resumes
+        after its cursor, so nothing published while portside was down is missed."""
+        self._handlers[name] = handler
+        with self.store.begin() as conn:
+            known = conn.execute(select(bus_cursors.c.seq).where(
+                bus_cursors.c.subscriber == name)).scalar()
+            if known is None:
+                newest = conn.execute(select(func.max(bus_events.c.seq))).scalar() or 0
+                conn.execute(bus_cursors.insert().values(subscriber=name, seq=newest))
+
+    async def run(self) -> None:
+        """Deliver forever: wake on publish, or every IDLE_WAKE seconds to retry."""
+        while True:
+            self._wake.clear()
+            delivered = any([await self._deliver(name) for name in list(self._handlers)])
+            self._prune()
+            if not delivered:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), IDLE_WAKE)
+
+    async def _deliver(self, name: str) -> bool:
+        with self.store.begin() as conn:
+            cursor = conn.execute(select(bus_cursors.c.seq).where(
+                bus_cursors.c.subscriber == name)).scalar() or 0
+            rows = conn.execute(select(bus_events).where(bus_events.c.seq > cursor)
+                                .order_by(bus_events.c.seq).limit(BATCH)).all()
+        if not rows:
+            return False
+        events = [BusEvent(r.seq, r.account_id, r.region, json.loads(r.event)) for r in rows]
+        try:
+            await self._handlers[name](events)
+        except Exception:
+            log.exception("event subscriber %s failed; it gets these events again", name)
+            return False
+        with self.store.begin() as conn:
+            conn.execute(bus_cursors.update().where(bus_cursors.c.subscriber == name)
+                         .values(seq=events[-1].seq))
+        return True
+
+    def _prune(self) -> None:
+        with self.store.begin() as conn:
+            oldest_cursor = conn.execute(select(func.min(bus_cursors.c.seq))).scalar()
+            if oldest_cursor is None:
+                oldest_cursor = conn.execute(select(func.max(bus_events.c.seq))).scalar() or 0
+            conn.execute(bus_events.delete().where(bus_events.c.seq <= oldest_cursor))
