@@ -57,6 +57,7 @@ class Runtime:
         self.trail.flush()
         self.store.reset()
         self.blobs.reset()
+        self.bus.reset()
         for service in self.services.values():
             service.reset()
 

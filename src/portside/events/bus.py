@@ -80,6 +80,14 @@ class EventBus:
         """Register a subscriber. A new one starts after the newest event; a known one resumes
         after its cursor, so nothing published while portside was down is missed."""
         self._handlers[name] = handler
+        self._ensure_cursor(name)
+
+    def reset(self) -> None:
+        """After the store was wiped: the subscribers start over from the next event."""
+        for name in self._handlers:
+            self._ensure_cursor(name)
+
+    def _ensure_cursor(self, name: str) -> None:
         with self.store.begin() as conn:
             known = conn.execute(select(bus_cursors.c.seq).where(
                 bus_cursors.c.subscriber == name)).scalar()
