@@ -11,13 +11,14 @@ from portside.config import Settings
 from portside.events import EventBus
 from portside.services.base import PlannedService, Service
 from portside.services.cloudtrail.api import CloudTrail
+from portside.services.iam.api import Iam
 from portside.services.sts.api import Sts
 from portside.store import BlobStore, Store
 
-SERVICES: tuple[type[Service], ...] = (Sts, CloudTrail)
+SERVICES: tuple[type[Service], ...] = (Iam, Sts, CloudTrail)
 
 # In portside's plan, not built yet: every operation answers 501 NotImplemented.
-PLANNED = ("iam", "s3", "sqs", "ecs", "ecr", "eks", "events", "secretsmanager", "ssm", "logs")
+PLANNED = ("s3", "sqs", "ecs", "ecr", "eks", "events", "secretsmanager", "ssm", "logs")
 
 
 class Runtime:

@@ -27,6 +27,11 @@ class Principal:
     arn: str
     user_id: str  # aws:userid: the account id for root, AIDA… for users, AROA…:session for roles
     name: str | None = None  # the user name, or the role session name
+    # STS sessions only: who the session acts for (the role, with its path, of an assumed role;
+    # the user or root that called GetSessionToken), and the session's temporary key id, which
+    # finds its session policies and tags.
+    issuer_arn: str | None = None
+    session_key_id: str | None = None
 
     @property
     def is_root(self) -> bool:
