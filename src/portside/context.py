@@ -18,3 +18,4 @@ class RequestContext:
     user_agent: str = ""
     service: str = ""  # botocore service name
     operation: str = ""  # the AWS operation name, e.g. GetCallerIdentity
+    secure_transport: bool = False  # aws:SecureTransport: the request came over TLS

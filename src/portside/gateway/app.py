@@ -24,6 +24,7 @@ from portside.auth import sigv4
 from portside.auth.chunked import open_payload
 from portside.auth.identity import AccessKey, Principal, PrincipalType
 from portside.context import RequestContext
+from portside.gateway.authorize import authorize
 from portside.gateway.routing import ENVELOPE_SERVICE, Route, UnroutableRequest, route
 from portside.ids import new_uuid
 from portside.protocol.errors import (
@@ -102,6 +103,7 @@ class Gateway:
                 operation, params = parse_request(model, request, target.protocol)
             ctx.operation = operation.name
             validate_params(operation, params, target.protocol)
+            authorize(self.runtime, ctx, service, operation.name, params)
             handler = service.handler(operation.name)
             if handler is None:
                 raise NotImplementedOperation(

@@ -82,7 +82,9 @@ def build_record(
         "eventCategory": "Management",
     }
     if error is not None:
-        record["errorCode"] = error.code
+        # CloudTrail names every denial AccessDenied, whatever the protocol called it on the wire.
+        denied = error.code.startswith("AccessDenied")
+        record["errorCode"] = "AccessDenied" if denied else error.code
         record["errorMessage"] = error.message
     return record
 
