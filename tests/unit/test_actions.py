@@ -28,3 +28,7 @@ def test_several_actions_and_computed_resources():
                             Action("s3:PutObject", "arn:aws:s3:::{Bucket}/{Key}"))}
     got = checks_for("s3", table, CTX, "CopyObject", {"Src": "a/b", "Bucket": "c", "Key": "d"})
     assert [c.resource for c in got] == ["arn:aws:s3:::a/b", "arn:aws:s3:::c/d"]
+
+
+def test_an_empty_entry_means_no_check():
+    assert checks_for("sts", {"GetCallerIdentity": ()}, CTX, "GetCallerIdentity", {}) == []

@@ -59,9 +59,9 @@ def resource_arn(template: str | ResourceFn, ctx: RequestContext, params: dict[s
 def checks_for(prefix: str, table: dict[str, Action | tuple[Action, ...]], ctx: RequestContext,
                operation: str, params: dict[str, Any],
                context: dict[str, Any] | None = None) -> list[Check]:
-    """The checks a call must pass: the table's actions for the operation, else
-    `<prefix>:<Operation>` on every resource ("*")."""
-    actions = table.get(operation) or Action(f"{prefix}:{operation}")
+    """The checks a call must pass: the table's actions for the operation (an empty tuple for
+    calls IAM never restricts, like GetCallerIdentity), else `<prefix>:<Operation>` on "*"."""
+    actions = table[operation] if operation in table else Action(f"{prefix}:{operation}")
     if isinstance(actions, Action):
         actions = (actions,)
     return [Check(a.name, resource_arn(a.resource, ctx, params), context or {}) for a in actions]
