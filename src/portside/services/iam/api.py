@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portside.auth.actions import Check
 from portside.auth.identity import AccessKey, Principal, PrincipalType
 from portside.auth.policy import (
     MANAGED_POLICY_SIZE,
@@ -32,6 +33,7 @@ from portside.protocol.errors import AwsError, NotImplementedOperation, error
 from portside.services.base import Service
 from portside.services.iam import (
     access,
+    authorization,
     credentials,
     documents,
     ids,
@@ -147,6 +149,12 @@ class Iam(Service):
                 self._principal_policies.clear()
             self._principal_policies[principal] = found
         return found
+
+    def authorization_checks(self, ctx: RequestContext, operation: str,
+                             params: dict[str, Any]) -> list[Check]:
+        """`iam:<Operation>` on the ARN of the identity or policy the call names."""
+        with self._read() as conn:
+            return authorization.checks(conn, ctx, operation, params)
 
     def caller_info(self, principal: Principal) -> PrincipalInfo:
         """`principal` as policy evaluation sees it, with its tags."""
