@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from portside.auth.actions import Action, Check
 from portside.auth.identity import PrincipalType
 from portside.auth.policy import (
     CallerType,
@@ -24,6 +25,7 @@ from portside.auth.policy import (
     parse_policy,
 )
 from portside.context import RequestContext
+from portside.gateway.authorize import global_keys
 from portside.protocol.errors import AccessDenied, AwsError, error
 from portside.protocol.validate import Violation, validation_error
 from portside.services.base import Service
@@ -41,6 +43,7 @@ CHAINED_MAX_DURATION = 3600  # a role session that assumes a role gets at most a
 SESSION_TOKEN_DEFAULT = 43_200
 ROOT_SESSION_MAX = 3600  # "sessions for AWS account owners are restricted to ... one hour"
 SESSION_POLICY_PLAINTEXT = 2048
+_EXTRA_ACTIONS = (("sts:TagSession", "Tags"), ("sts:SetSourceIdentity", "SourceIdentity"))
 # The trust policy is the resource side of AssumeRole; the caller's identity side is checked
 # by the gateway, so here it stands as allowing everything.
 _IDENTITY_SIDE = parse_policy(
@@ -50,10 +53,23 @@ _IDENTITY_SIDE = parse_policy(
 
 class Sts(Service):
     name = "sts"
+    # GetCallerIdentity and GetSessionToken need no permission, and no policy can deny them.
+    actions = {"GetCallerIdentity": (), "GetSessionToken": (),
+               "AssumeRole": Action("sts:AssumeRole", "{RoleArn}")}
 
     @cached_property
     def iam(self) -> Iam:
         return self.runtime.services["iam"]  # type: ignore[return-value]
+
+    def authorization_checks(self, ctx: RequestContext, operation: str,
+                             params: dict[str, Any]) -> list[Check]:
+        """AssumeRole also needs sts:TagSession to pass tags, sts:SetSourceIdentity to set
+        a source identity (on the caller's side as on the trust policy's)."""
+        found = super().authorization_checks(ctx, operation, params)
+        if operation == "AssumeRole":
+            found += [Check(action, params["RoleArn"]) for action, member in _EXTRA_ACTIONS
+                      if params.get(member)]
+        return found
 
     def get_caller_identity(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         p = ctx.principal
@@ -95,7 +111,7 @@ class Sts(Service):
         transitive = _transitive_keys(request.get("TransitiveTagKeys") or [],
                                       request.get("Tags") or [], inherited)
         context = {
-            **_global_context(ctx),
+            **global_keys(ctx),
             "sts:RoleSessionName": session_name,
             "sts:ExternalId": request.get("ExternalId"),
             "sts:SourceIdentity": request.get("SourceIdentity"),
@@ -103,11 +119,7 @@ class Sts(Service):
             "aws:TagKeys": tuple(t["Key"] for t in request.get("Tags") or ()),
             **{f"aws:RequestTag/{t['Key']}": t["Value"] for t in request.get("Tags") or ()},
         }
-        actions = ["sts:AssumeRole"]
-        if request.get("Tags"):
-            actions.append("sts:TagSession")
-        if request.get("SourceIdentity"):
-            actions.append("sts:SetSourceIdentity")
+        actions = ["sts:AssumeRole"] + [a for a, member in _EXTRA_ACTIONS if request.get(member)]
         role = self._trusted_role(self.iam.caller_info(caller), caller.arn, role_arn, actions,
                                   {k: v for k, v in context.items() if v is not None})
         duration = request.get("DurationSeconds") or DEFAULT_DURATION
@@ -202,13 +214,6 @@ def _refuse_mfa(request: dict[str, Any]) -> None:
     """portside keeps no MFA devices, so no MFA code can be validated."""
     if request.get("SerialNumber") or request.get("TokenCode"):
         raise AccessDenied("MultiFactorAuthentication failed, unable to validate MFA code.")
-
-
-def _global_context(ctx: RequestContext) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    return {"aws:CurrentTime": now, "aws:EpochTime": int(now.timestamp()),
-            "aws:SourceIp": ctx.source_ip, "aws:RequestedRegion": ctx.region,
-            "aws:UserAgent": ctx.user_agent, "aws:SecureTransport": False}
 
 
 def _session_tags(requested: list[dict[str, str]],
