@@ -41,6 +41,11 @@ def user_identity(ctx: RequestContext) -> dict[str, Any]:
         identity["accessKeyId"] = ctx.access_key_id
     if p.type == "IAMUser" and p.name:
         identity["userName"] = p.name
+    if p.type == "AssumedRole" and p.issuer_arn:
+        # The role behind the session: principalId is the role's unique id (before the colon).
+        identity["sessionContext"] = {"sessionIssuer": {
+            "type": "Role", "principalId": p.user_id.split(":", 1)[0], "arn": p.issuer_arn,
+            "accountId": p.account_id, "userName": p.issuer_arn.rsplit("/", 1)[-1]}}
     return identity
 
 
