@@ -107,6 +107,9 @@ MALFORMED = [
         Condition={"NullIfExists": {"aws:TokenIssueTime": "true"}})), IDENTITY, SYNTAX_ERROR),
     ("unknown_set_qualifier", policy(statement(
         Condition={"ForEveryValue:StringEquals": {"aws:TagKeys": "a"}})), IDENTITY, SYNTAX_ERROR),
+    ("two_set_qualifiers", policy(statement(
+        Condition={"ForAllValues:ForAnyValue:StringEquals": {"aws:TagKeys": "a"}})), IDENTITY,
+     SYNTAX_ERROR),
     ("condition_without_operator", policy(statement(
         Condition={"servicecatalog:accountLevel": "self"})), IDENTITY, SYNTAX_ERROR),
     ("condition_not_an_object", policy(statement(Condition=["x"])), IDENTITY, SYNTAX_ERROR),

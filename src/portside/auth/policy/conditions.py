@@ -250,6 +250,7 @@ def split_operator(name: str) -> tuple[Qualifier | None, str, bool]:
         if lowered.startswith(candidate.value + ":"):
             qualifier = candidate
             lowered = lowered[len(candidate.value) + 1:]
+            break
     if_exists = lowered.endswith("ifexists") and lowered != "ifexists"
     base = lowered[:-len("ifexists")] if if_exists else lowered
     known = base in OPERATORS or (base == "null" and not if_exists)  # no NullIfExists

@@ -165,7 +165,7 @@ class Statement:
         resource-based policy, how its principal element named the caller."""
         kind: MatchKind | None = MatchKind.DIRECT
         if self.principals is not None:
-            kind = self._principal_match(caller, has_boundary)
+            kind = self._principal_match(self.principals, caller, has_boundary)
             if kind is None:
                 return None
         try:
@@ -177,15 +177,15 @@ class Statement:
             return None  # "If AWS cannot resolve a variable, [it may make] the statement invalid"
         return kind
 
-    def _principal_match(self, caller: PrincipalInfo, has_boundary: bool) -> MatchKind | None:
-        assert self.principals is not None
+    def _principal_match(self, principals: Principals, caller: PrincipalInfo,
+                         has_boundary: bool) -> MatchKind | None:
         if not self.not_principal:
-            return self.principals.match(caller)
+            return principals.match(caller)
         # NotPrincipal with Deny "will always deny any IAM principal that has a permissions
         # boundary policy attached": access_policies_boundaries.html
         if self.effect is Effect.DENY and has_boundary:
             return MatchKind.DIRECT
-        return None if self.principals.excludes(caller) else MatchKind.DIRECT
+        return None if principals.excludes(caller) else MatchKind.DIRECT
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,6 +198,7 @@ class Policy:
     id: str | None
     statements: tuple[Statement, ...]
     source_id: str = ""
+    # action -> statements; a field (not a cache attribute) so that `with_source` copies share it
     _by_action: dict[str, tuple[Statement, ...]] = field(default_factory=dict, repr=False)
 
     def with_source(self, source_id: str) -> Policy:
@@ -301,9 +302,10 @@ def _string_list(value: object, missing: str) -> list[str]:
     items = value if isinstance(value, list) else [value]
     if not items:
         raise MalformedPolicy(missing)
-    if not all(isinstance(v, str) for v in items):
+    strings = [v for v in items if isinstance(v, str)]
+    if len(strings) != len(items):
         raise MalformedPolicy(SYNTAX_ERROR)
-    return items  # type: ignore[return-value]
+    return strings
 
 
 def _actions(value: object, negated: bool) -> Actions:

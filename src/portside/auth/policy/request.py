@@ -70,10 +70,12 @@ class PrincipalInfo:
     def from_principal(cls, principal: Principal, *, parent_arn: str | None = None,
                        tags: Mapping[str, str] | None = None) -> PrincipalInfo:
         """From an authenticated `Principal`; `parent_arn` is the assumed role's ARN with its
-        path (derived without a path when not given)."""
+        path (derived without a path when not given). A service principal's `arn` is its
+        service principal name, e.g. `sns.amazonaws.com`."""
         kind = _CALLER_TYPES[principal.type]
-        if kind is CallerType.ASSUMED_ROLE and parent_arn is None:
-            role = principal.arn.split("/")[1]
+        parts = principal.arn.split("/")
+        if kind is CallerType.ASSUMED_ROLE and parent_arn is None and len(parts) > 2:
+            role = parts[1]
             parent_arn = f"arn:{_partition(principal.arn)}:iam::{principal.account_id}:role/{role}"
         return cls(kind, principal.arn, principal.account_id, principal.user_id, principal.name,
                    parent_arn, dict(tags or {}))
