@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -69,8 +69,10 @@ GROUPS_PER_USER = 10
 MANAGED_POLICIES_PER_IDENTITY = 10
 VERSIONS_PER_POLICY = 5
 DEFAULT_MAX_SESSION_DURATION = 3600
-# Each identity's policies are cached; a cap keeps sessions that ended from piling up.
+# Keys and each principal's policies are cached; caps keep ended sessions and unknown key ids
+# from piling up.
 POLICY_CACHE_SIZE = 10_000
+KEY_CACHE_SIZE = 10_000
 
 
 def _per_kind(kind: IdentityKind | None,
@@ -113,7 +115,7 @@ class Iam(Service):
         finally:
             self._forget()
 
-    def _read(self):
+    def _read(self) -> AbstractContextManager[Connection]:
         return self.runtime.store.begin()
 
     def lookup_access_key(self, access_key_id: str) -> AccessKey | None:
@@ -123,6 +125,8 @@ class Iam(Service):
             with self._read() as conn:
                 return credentials.session_key(conn, access_key_id)
         if access_key_id not in self._user_keys:
+            if len(self._user_keys) >= KEY_CACHE_SIZE:
+                self._user_keys.clear()  # unknown ids are cached too; they may be many
             with self._read() as conn:
                 self._user_keys[access_key_id] = credentials.user_key(conn, access_key_id)
         return self._user_keys[access_key_id]

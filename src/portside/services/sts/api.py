@@ -88,7 +88,7 @@ class Sts(Service):
     def get_session_token(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         """Temporary credentials that act as the calling user (or root) itself."""
         p = ctx.principal
-        if p.session_key_id is not None or p.type is not PrincipalType.IAM_USER and not p.is_root:
+        if p.session_key_id is not None or not (p.type is PrincipalType.IAM_USER or p.is_root):
             raise AccessDenied("Cannot call GetSessionToken with session credentials")
         _refuse_mfa(request)
         duration = request.get("DurationSeconds") or SESSION_TOKEN_DEFAULT
@@ -206,7 +206,7 @@ class Sts(Service):
         plaintext = len(policy or "") + sum(len(d.get("arn") or "") for d in policy_arns)
         if plaintext > SESSION_POLICY_PLAINTEXT:
             raise validation_error(self.model.operation_model("AssumeRole"), "query", [
-                Violation("policy", None, "Member must have length less than or equal to "
+                Violation("policy", policy, "Member must have length less than or equal to "
                           f"{SESSION_POLICY_PLAINTEXT}", sensitive=True)])
 
 
