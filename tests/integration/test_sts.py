@@ -22,7 +22,8 @@ from portside.services.iam import ids
 
 AWS_CLI = str(Path(sys.executable).with_name("aws"))
 MAY_ASSUME = {"Version": "2012-10-17", "Statement": [
-    {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession"], "Resource": "*"}]}
+    {"Effect": "Allow", "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+     "Resource": "*"}]}
 
 
 def unique(prefix: str) -> str:
@@ -236,6 +237,25 @@ def test_too_many_long_tags_do_not_pack(iam, user):
             for i in range(50)]
     with pytest.raises(sts.exceptions.PackedPolicyTooLargeException):
         sts.assume_role(RoleArn=role["Arn"], RoleSessionName="big", Tags=tags)
+
+
+def test_source_identity_needs_the_trust_policy_and_stays_down_the_chain(portside, iam, user):
+    _, _, sts = user
+    plain = make_role(iam, trust({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}))
+    with pytest.raises(ClientError) as info:
+        sts.assume_role(RoleArn=plain["Arn"], RoleSessionName="si", SourceIdentity="alice")
+    assert "sts:SetSourceIdentity" in info.value.response["Error"]["Message"]
+    statement = {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                 "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"]}
+    role = make_role(iam, json.dumps({"Version": "2012-10-17", "Statement": [statement]}))
+    got = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="si", SourceIdentity="alice")
+    assert got["SourceIdentity"] == "alice"
+    iam.put_role_policy(RoleName=role["RoleName"], PolicyName="assume",
+                        PolicyDocument=json.dumps(MAY_ASSUME))
+    chained = make_role(iam, trust({"AWS": role["Arn"]}))
+    again = session_client(portside, "sts", got["Credentials"]).assume_role(
+        RoleArn=chained["Arn"], RoleSessionName="next")
+    assert again["SourceIdentity"] == "alice"
 
 
 # -- the end of a session -----------------------------------------------------------------
