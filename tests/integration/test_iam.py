@@ -223,8 +223,6 @@ def test_access_key_last_used_says_never_before_first_use(iam):
     assert got["AccessKeyLastUsed"] == {"ServiceName": "N/A", "Region": "N/A"}
 
 
-@pytest.mark.xfail(strict=True, reason="the gateway does not call Iam.record_access_key_use "
-                   "after authenticating yet; remove this mark when it does")
 def test_access_key_last_used_follows_the_keys_requests(portside, iam):
     name = unique("hank")
     iam.create_user(UserName=name)

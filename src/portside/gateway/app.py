@@ -152,6 +152,8 @@ class Gateway:
             sigv4.verify(request, signed, key.secret_access_key, datetime.now(UTC),
                          expected_service=self.runtime.services[target.service].model.signing_name)
             _check_session(key, signed)
+            self.runtime.services["iam"].record_access_key_use(
+                key.access_key_id, signed.credential.service, signed.credential.region)
             request = _with_payload(request, signed, key.secret_access_key)
         except sigv4.SigV4Error as exc:
             raise sigv4.aws_error(exc, target.protocol) from None

@@ -9,6 +9,7 @@ the caches of keys and principal policies once the transaction commits.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -72,6 +73,7 @@ DEFAULT_MAX_SESSION_DURATION = 3600
 # Keys and each principal's policies are cached; caps keep ended sessions and unknown key ids
 # from piling up.
 POLICY_CACHE_SIZE = 10_000
+KEY_USE_INTERVAL = 1.0  # seconds between writes of access keys' last-used notes
 KEY_CACHE_SIZE = 10_000
 
 
@@ -93,6 +95,7 @@ class Iam(Service):
         super().__init__(runtime)
         self._user_keys: dict[str, AccessKey | None] = {}
         self._principal_policies: dict[Principal, access.PrincipalPolicies] = {}
+        self._key_use: dict[str, tuple[float, str, str]] = {}  # key id -> (time, service, region)
 
     # -- lifecycle, caches, what other parts of portside ask -------------------------------
 
@@ -101,6 +104,10 @@ class Iam(Service):
 
     def reset(self) -> None:
         self._forget()
+        self._key_use.clear()
+
+    def background(self) -> list:
+        return [self._record_key_use_every(KEY_USE_INTERVAL)]
 
     def _forget(self) -> None:
         self._user_keys.clear()
@@ -133,14 +140,25 @@ class Iam(Service):
 
     def record_access_key_use(self, access_key_id: str, service: str, region: str) -> None:
         """Note that `access_key_id` signed a request to `service` (GetAccessKeyLastUsed).
-        The gateway calls this once a request has authenticated."""
-        if not access_key_id.startswith(ids.ACCESS_KEY_PREFIX):
+        The gateway calls this once a request has authenticated; the notes are written once a
+        second, not per request (AWS, too, updates last-used information after the fact)."""
+        if access_key_id.startswith(ids.ACCESS_KEY_PREFIX):
+            self._key_use[access_key_id] = (time.time(), service, region)
+
+    async def _record_key_use_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            self._write_key_use()
+
+    def _write_key_use(self) -> None:
+        pending, self._key_use = self._key_use, {}
+        if not pending:
             return
         with self.runtime.store.begin() as conn:
-            conn.execute(update(access_keys).where(
-                access_keys.c.access_key_id == access_key_id).values(
-                last_used_date=time.time(), last_used_service=service,
-                last_used_region=region))
+            for key_id, (when, service, region) in pending.items():
+                conn.execute(update(access_keys).where(
+                    access_keys.c.access_key_id == key_id).values(
+                    last_used_date=when, last_used_service=service, last_used_region=region))
 
     def principal_policies(self, principal: Principal) -> access.PrincipalPolicies:
         """What limits `principal`: its identity policies, boundary, session policies and tags,
@@ -388,6 +406,7 @@ class Iam(Service):
 
     def get_access_key_last_used(self, ctx: RequestContext, request: Request) -> Response:
         key_id = request["AccessKeyId"]
+        self._write_key_use()
         with self._read() as conn:
             row = conn.execute(select(access_keys, users.c.name.label("user_name")).join(
                 users, users.c.id == access_keys.c.user_id).where(
