@@ -101,7 +101,7 @@ def test_assume_role_is_denied_when_the_trust_policy_does_not_name_the_caller(ia
     assert code(info) == "AccessDenied"
     assert info.value.response["Error"]["Message"] == (
         f"User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: "
-        f"{role['Arn']}")
+        f"{role['Arn']} because no role trust policy allows the sts:AssumeRole action")
     missing = f"arn:aws:iam::{ACCOUNT}:role/{unique('absent')}"
     with pytest.raises(ClientError) as info:  # an unknown role is denied alike
         sts.assume_role(RoleArn=missing, RoleSessionName="s1")

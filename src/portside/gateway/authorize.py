@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from portside.auth.actions import Check
 from portside.auth.identity import PrincipalType
 from portside.auth.policy import (
-    PolicyKind,
     PolicySet,
     Request,
     access_denied_message,
@@ -50,7 +49,7 @@ def authorize_check(runtime: Runtime, ctx: RequestContext, service: Service, che
     iam = runtime.services["iam"]
     policies = iam.principal_policies(ctx.principal)
     found = service.resource_policy(ctx, check.resource)
-    resource_policy = parse_policy(found.document, PolicyKind.RESOURCE) if found else None
+    resource_policy = parse_policy(found.document, found.kind) if found else None
     request = Request(
         principal=policies.caller(ctx.principal),
         action=check.action,

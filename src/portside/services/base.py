@@ -12,6 +12,7 @@ from botocore import xform_name
 from botocore.model import ServiceModel
 
 from portside.auth.actions import Action, Check, checks_for
+from portside.auth.policy import PolicyKind
 from portside.protocol.models import service_model
 
 if TYPE_CHECKING:
@@ -23,10 +24,12 @@ Handler = Callable[..., Any]
 
 @dataclass(frozen=True)
 class ResourcePolicy:
-    """A resource's own policy (bucket policy, queue policy…) and the account that owns it."""
+    """A resource's own policy (bucket policy, queue policy, a role's trust policy…) and the
+    account that owns the resource."""
 
     document: str
     account_id: str
+    kind: PolicyKind = PolicyKind.RESOURCE
 
 
 class Service:

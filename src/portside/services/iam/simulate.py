@@ -152,7 +152,10 @@ def _number(text: str) -> int | float:
 
 
 def _date(text: str) -> datetime:
-    return parse_timestamp(text).astimezone(UTC)
+    try:
+        return parse_timestamp(text).astimezone(UTC)
+    except (RuntimeError, OverflowError, OSError) as exc:  # botocore's out-of-range epochs
+        raise ValueError(text) from exc
 
 
 _CONVERTERS: dict[str, Callable[[str], Any]] = {

@@ -25,10 +25,9 @@ from portside.auth.policy import (
     parse_policy,
 )
 from portside.context import RequestContext
-from portside.gateway.authorize import global_keys
 from portside.protocol.errors import AccessDenied, AwsError, error
 from portside.protocol.validate import Violation, validation_error
-from portside.services.base import Service
+from portside.services.base import ResourcePolicy, Service
 from portside.services.iam import documents, ids
 from portside.services.iam.credentials import SessionSpec
 from portside.services.sts.packing import packed_policy_size
@@ -60,6 +59,34 @@ class Sts(Service):
     @cached_property
     def iam(self) -> Iam:
         return self.runtime.services["iam"]  # type: ignore[return-value]
+
+    def condition_keys(self, ctx: RequestContext, operation: str,
+                       params: dict[str, Any]) -> dict[str, Any]:
+        """The sts: keys a trust policy can test (aws:RequestTag/… come from the gateway)."""
+        if operation != "AssumeRole":
+            return {}
+        inherited = self.iam.transitive_tags(ctx.principal)
+        keys = {
+            "sts:RoleSessionName": params.get("RoleSessionName"),
+            "sts:ExternalId": params.get("ExternalId"),
+            "sts:SourceIdentity": params.get("SourceIdentity"),
+            "sts:TransitiveTagKeys": tuple(_transitive_keys(
+                params.get("TransitiveTagKeys") or [], params.get("Tags") or [], inherited)),
+        }
+        return {k: v for k, v in keys.items() if v is not None}
+
+    def resource_policy(self, ctx: RequestContext, resource_arn: str) -> ResourcePolicy | None:
+        """A role's trust policy is the resource policy of sts:AssumeRole: it may grant a user
+        it names directly, and it must allow in every case."""
+        if ":role/" not in resource_arn:
+            return None
+        try:
+            role = self.iam.role_by_arn(resource_arn)
+        except AwsError:
+            return None
+        if role is None:
+            return None
+        return ResourcePolicy(role.trust_policy, role.account_id, PolicyKind.TRUST)
 
     def authorization_checks(self, ctx: RequestContext, operation: str,
                              params: dict[str, Any]) -> list[Check]:
@@ -110,18 +137,11 @@ class Sts(Service):
         tags = _session_tags(request.get("Tags") or [], inherited)
         transitive = _transitive_keys(request.get("TransitiveTagKeys") or [],
                                       request.get("Tags") or [], inherited)
-        context = {
-            **global_keys(ctx),
-            "sts:RoleSessionName": session_name,
-            "sts:ExternalId": request.get("ExternalId"),
-            "sts:SourceIdentity": request.get("SourceIdentity"),
-            "sts:TransitiveTagKeys": tuple(transitive),
-            "aws:TagKeys": tuple(t["Key"] for t in request.get("Tags") or ()),
-            **{f"aws:RequestTag/{t['Key']}": t["Value"] for t in request.get("Tags") or ()},
-        }
-        actions = ["sts:AssumeRole"] + [a for a, member in _EXTRA_ACTIONS if request.get(member)]
-        role = self._trusted_role(self.iam.caller_info(caller), caller.arn, role_arn, actions,
-                                  {k: v for k, v in context.items() if v is not None})
+        # The gateway has evaluated the trust policy as sts:AssumeRole's resource policy.
+        role = self.iam.role_by_arn(role_arn)
+        if role is None:  # denied like any other role: AWS does not tell who may not know
+            raise AccessDenied(f"User: {caller.arn} is not authorized to perform: "
+                               f"sts:AssumeRole on resource: {role_arn}")
         duration = request.get("DurationSeconds") or DEFAULT_DURATION
         if duration > role.max_session_duration:
             raise error("ValidationError", "The requested DurationSeconds exceeds the "
