@@ -30,6 +30,8 @@ SHAPES = {
             "Flag": {"shape": "Flag"},
             "Nested": {"shape": "Nested"},
             "Body": {"shape": "Stream"},
+            "TagKey": {"shape": "TagKey"},
+            "Repo": {"shape": "Repo"},
         },
     },
     "Name": {"type": "string", "min": 1, "max": 8, "pattern": "[a-z]+"},
@@ -38,7 +40,7 @@ SHAPES = {
     "Ids": {"type": "list", "member": {"shape": "Name"}, "max": 2},
     "Tags": {"type": "map", "key": {"shape": "Name"}, "value": {"shape": "Name"}},
     "Secret": {"type": "string", "sensitive": True, "min": 4},
-    "Loose": {"type": "string", "pattern": "\\p{L}+"},  # Java-only syntax: not checked
+    "Loose": {"type": "string", "pattern": "\\p{IsAlphabetic}+"},  # Java-only: not checked
     "Doc": {"type": "structure", "members": {}, "document": True},
     "Data": {"type": "blob", "max": 3},
     "When": {"type": "timestamp"},
@@ -51,6 +53,8 @@ SHAPES = {
     "Items": {"type": "list", "member": {"shape": "Item"}},
     "Item": {"type": "structure", "required": ["id"], "members": {"id": {"shape": "Name"}}},
     "Stream": {"type": "blob", "streaming": True, "max": 1},
+    "TagKey": {"type": "string", "pattern": "[\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+"},  # STS, IAM
+    "Repo": {"type": "string", "pattern": "^[a-z0-9*](?:[._\\-/a-z0-9*]?[a-z0-9*]+)*$"},  # ECR
 }
 
 
@@ -169,6 +173,15 @@ def test_real_models(service, operation, params, protocol, code, text):
     with pytest.raises(AwsError) as raised:
         validate_params(operation_model(service, operation), params, protocol)
     assert raised.value.code == code and text in raised.value.message
+
+
+def test_java_unicode_classes_are_checked():
+    assert "at 'tagKey'" in message({"name": "abc", "TagKey": "tab\x00"})
+
+
+def test_a_pattern_that_backtracks_exponentially_is_not_checked():
+    # ECR's repositoryName pattern nests repetitions: Python's re would take hours on this value.
+    validate_params(model().operation_model("Do"), {"name": "abc", "Repo": "a" * 64 + "!"}, "json")
 
 
 def test_an_operation_without_input_takes_no_params():

@@ -18,6 +18,8 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
+from re import _constants as _sre  # re has no public view of a pattern's structure
+from re import _parser as _sre_parse
 from typing import Any, NamedTuple
 from weakref import WeakKeyDictionary
 
@@ -42,6 +44,11 @@ _ERRORS: dict[str, tuple[str, str]] = {
 }
 
 _NOT_NULL = "Member must not be null"
+
+# Enums a service leaves open: SQS answers an unknown queue attribute name with
+# InvalidAttributeName, and ReceiveMessage takes message attribute names (SentTimestamp …) in its
+# AttributeNames, whose model enum lists only queue attributes.
+_OPEN_ENUMS = frozenset({"QueueAttributeName"})
 
 
 class Violation(NamedTuple):
@@ -240,7 +247,7 @@ def _scalar(shape: Shape) -> Check:
         message = f"Member must satisfy regular expression pattern: {pattern.pattern}"
         checks.append(_when(lambda v: pattern.fullmatch(v) is not None, message))
     enum = shape.metadata.get("enum")
-    if enum and kind == "string":
+    if enum and kind == "string" and shape.name not in _OPEN_ENUMS:
         allowed = frozenset(enum)
         message = f"Member must satisfy enum value set: [{', '.join(enum)}]"
         checks.append(_when(lambda v: v in allowed, message))
@@ -300,16 +307,52 @@ def _accept(value: Any, path: str, out: list[Violation]) -> None:
     return None
 
 
+# Java regex classes the models use, mapped to Python classes that contain them (\w holds every
+# letter and number, \s every separator): a wider class never rejects what AWS accepts.
+_JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\w", r"\p{Z}": r"\s"}
+_REPEATS = (_sre.MAX_REPEAT, _sre.MIN_REPEAT, _sre.POSSESSIVE_REPEAT)
+
+
 @cache
 def _pattern(pattern: str | None) -> re.Pattern[str] | None:
-    """The model's (Java) regex compiled for Python, or None when Python cannot read it.
+    """The model's (Java) regex compiled for Python, or None when it is not safe to check.
 
-    A pattern we cannot compile is skipped rather than guessed at: rejecting a valid request
-    would be worse than not checking a constraint the service re-checks where it matters.
+    A pattern is skipped rather than guessed at when Python cannot read it, and when it nests
+    repetitions (ECR's repositoryName, EventBridge's header values): Python's backtracking takes
+    exponential time on those for a crafted value, on every request. Not checking a constraint
+    the service re-checks where it matters beats rejecting valid requests or stalling.
     """
     if not pattern:
         return None
+    for java, python in _JAVA_CLASSES.items():
+        if java in pattern and "[^" not in pattern:  # negated, a wider class would be narrower
+            pattern = pattern.replace(java, python)
     try:
-        return re.compile(pattern)
+        compiled = re.compile(pattern)
+        if _nests_repeats(_sre_parse.parse(pattern).data):
+            return None
     except (re.error, RecursionError, OverflowError):
         return None
+    return compiled
+
+
+def _nests_repeats(items: list, inside_repeat: bool = False) -> bool:
+    """Whether a repetition (or an alternation) sits inside another repetition."""
+    for op, arg in items:
+        if op in _REPEATS:
+            low, high, sub = arg
+            repeats = high > 1
+            if repeats and inside_repeat:
+                return True
+            if _nests_repeats(sub.data if hasattr(sub, "data") else sub, inside_repeat or repeats):
+                return True
+        elif op == _sre.BRANCH:
+            if inside_repeat:
+                return True
+            if any(_nests_repeats(b.data, inside_repeat) for b in arg[1]):
+                return True
+        elif op in (_sre.SUBPATTERN, _sre.ATOMIC_GROUP, _sre.ASSERT, _sre.ASSERT_NOT):
+            sub = arg[-1]
+            if _nests_repeats(sub.data if hasattr(sub, "data") else sub, inside_repeat):
+                return True
+    return False
