@@ -540,6 +540,9 @@ class _Route:
     literals: dict[str, str]  # query-string literals of the requestUri ("" = presence only)
     specificity: tuple[int, ...]  # literal path characters, fewer labels, not deprecated, order
     required: list[tuple[str, str]]  # required ("querystring" | "header", wire name) members
+    # Members bound to the request line or headers: (name, shape, location, wire name), with
+    # header names lower-cased as the gateway hands them over.
+    bindings: list[tuple[str, Shape, str, str]]
 
 
 _cache_routes: WeakKeyDictionary[ServiceModel, dict[str, list[_Route]]] = WeakKeyDictionary()
@@ -581,15 +584,20 @@ def _route(op: OperationModel, index: int) -> _Route:
             literal_chars += len(part)
     if not path.endswith("/"):
         pattern += "/?"  # clients differ on a trailing slash after a bucket name
-    required = []
+    bindings = []
     shape = op.input_shape
-    if shape is not None:
-        for name in shape.required_members:
-            member = shape.members[name]
-            location = member.serialization.get("location")
-            if location in ("querystring", "header"):
-                wire = member.serialization.get("name", name)
-                required.append((location, wire.lower() if location == "header" else wire))
+    for name, member in shape.members.items() if shape is not None else ():
+        location = member.serialization.get("location")
+        if location in ("uri", "querystring", "header", "headers"):
+            wire = member.serialization.get("name", name)
+            wire = wire.lower() if location.startswith("header") else wire
+            bindings.append((name, member, location, wire))
+    required_names = set(shape.required_members) if shape is not None else set()
+    required = [
+        (location, wire)
+        for name, _, location, wire in bindings
+        if name in required_names and location in ("querystring", "header")
+    ]
     return _Route(
         op=op,
         method=op.http.get("method", "POST").upper(),
@@ -598,6 +606,7 @@ def _route(op: OperationModel, index: int) -> _Route:
         literals=dict(parse_qsl(query, keep_blank_values=True)),
         specificity=(literal_chars, -len(labels), not op.deprecated, -index),
         required=required,
+        bindings=bindings,
     )
 
 
@@ -614,9 +623,10 @@ def _select(
     best: tuple[tuple, _Route, dict[str, str]] | None = None
     x_id = query.get("x-id", [""])[0]
     for route in routes:
-        if any(
-            key not in query or (value and value not in query[key])
-            for key, value in route.literals.items()
+        literals = route.literals
+        if literals and not (
+            literals.keys() <= query.keys()
+            and all(not v or v in query[k] for k, v in literals.items())
         ):
             continue
         match = route.pattern.fullmatch(path)
@@ -673,13 +683,18 @@ def _parse_rest(service: ServiceModel, request: HttpRequest, protocol: str) -> t
     if shape is None:
         return op, {}
     params: Params = {}
-    for name, member in shape.members.items():
-        location = member.serialization.get("location")
-        if location is None or location == "statusCode":
-            continue
-        wire = member.serialization.get("name", name)
+    headers = request.headers
+    for name, member, location, wire in route.bindings:
         try:
-            value = _from_location(location, wire, member, labels, query, route, request)
+            if location == "header":
+                raw = headers.get(wire)
+                value = None if raw is None else _from_header(raw, member)
+            elif location == "querystring":
+                value = _from_query_string(query, wire, member, route)
+            elif location == "uri":
+                value = _from_label(labels.get(wire), member)
+            else:
+                value = _prefixed_headers(headers, wire, member)
         except _Invalid as e:
             raise _bad_text(op, protocol, wire, e) from None
         if value is not None:
@@ -688,45 +703,37 @@ def _parse_rest(service: ServiceModel, request: HttpRequest, protocol: str) -> t
     return op, params
 
 
-def _from_location(
-    location: str,
-    wire: str,
-    shape: Shape,
-    labels: dict[str, str],
-    query: dict[str, list[str]],
-    route: _Route,
-    request: HttpRequest,
+def _from_label(raw: str | None, shape: Shape) -> Any:
+    if raw is None:
+        return None
+    try:
+        text = unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise _Invalid(raw, "valid UTF-8 once percent-decoded") from None
+    return _from_text(text, shape)
+
+
+def _from_query_string(
+    query: dict[str, list[str]], wire: str, shape: Shape, route: _Route
 ) -> Any:
-    if location == "uri":
-        raw = labels.get(wire)
-        if raw is None:
-            return None
-        try:
-            text = unquote(raw, errors="strict")
-        except UnicodeDecodeError:
-            raise _Invalid(raw, "valid UTF-8 once percent-decoded") from None
-        return _from_text(text, shape)
-    if location == "querystring":
-        if shape.type_name == "map":
-            return _query_map(query, route, shape)
-        values = query.get(wire)
-        if values is None:
-            return None
-        if shape.type_name == "list":
-            return [_from_text(v, shape.member) for v in values]
-        return _from_text(values[0], shape)
-    if location == "header":
-        value = request.headers.get(wire.lower())
-        return None if value is None else _from_header(value, shape)
-    if location == "headers":
-        prefix = wire.lower()
-        found = {
-            name[len(prefix) :]: _from_text(value, shape.value)
-            for name, value in request.headers.items()
-            if name.startswith(prefix)
-        }
-        return found or None
-    return None
+    if shape.type_name == "map":
+        return _query_map(query, route, shape)
+    values = query.get(wire)
+    if values is None:
+        return None
+    if shape.type_name == "list":
+        return [_from_text(v, shape.member) for v in values]
+    return _from_text(values[0], shape)
+
+
+def _prefixed_headers(headers: dict[str, str], prefix: str, shape: Shape) -> dict | None:
+    """A map of the headers that start with `prefix` (S3's x-amz-meta-), keyed by the rest."""
+    found = {
+        name[len(prefix) :]: _from_text(value, shape.value)
+        for name, value in headers.items()
+        if name.startswith(prefix)
+    }
+    return found or None
 
 
 def _query_map(query: dict[str, list[str]], route: _Route, shape: Shape) -> dict | None:
