@@ -19,3 +19,4 @@ class RequestContext:
     service: str = ""  # botocore service name
     operation: str = ""  # the AWS operation name, e.g. GetCallerIdentity
     secure_transport: bool = False  # aws:SecureTransport: the request came over TLS
+    host: str = ""  # the Host header: how the client reached portside (SQS queue URLs use it)

@@ -53,9 +53,6 @@ def test_health_lists_version_and_every_service(portside):
 
 @pytest.mark.parametrize("service, call", [
     ("ecs", lambda c: c.describe_clusters(clusters=["a", "b"], include=["TAGS"])),
-    ("sqs", lambda c: c.send_message(QueueUrl="http://x/000000000000/q", MessageBody="hi",
-                                      MessageAttributes={"a": {"DataType": "String",
-                                                               "StringValue": "v"}})),
     ("events", lambda c: c.put_rule(Name="r", EventPattern='{"source":["aws.s3"]}')),
     ("s3", lambda c: c.put_object(Bucket="incoming", Key="dir/a b+c.txt", Body=b"data",
                                   Metadata={"owner": "me"}, ContentType="text/plain",

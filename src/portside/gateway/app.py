@@ -173,6 +173,7 @@ class Gateway:
             source_ip=source_ip,
             user_agent=target.request.headers.get("user-agent", ""),
             service=target.service,
+            host=target.request.headers.get("host", ""),
         )
 
     # -- portside's own endpoints -------------------------------------------------------------
