@@ -21,11 +21,11 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from botocore_wire import body_bytes
+from sqs_legacy import legacy_sqs_data as write_legacy_sqs_data
 
 from portside.protocol.errors import AwsError, NotImplementedOperation, error
 from portside.protocol.http import HttpResponse
 from portside.protocol.models import operation_model, service_model
-from portside.protocol.query_compat import query_model
 from portside.protocol.serializers import serialize_error, serialize_response
 
 REQUEST_ID = "6d4b4c3a-0000-4000-8000-000000000001"
@@ -85,14 +85,7 @@ def _error_client(service: str, err: AwsError, protocol: str | None = None) -> B
 @pytest.fixture(scope="module")
 def legacy_sqs_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A data path holding SQS's query model, as SDKs from before the json move carry it."""
-    root = tmp_path_factory.mktemp("botocore-data")
-    description = query_model(service_model("sqs"))._service_description
-    description = json.loads(json.dumps(description))
-    description["metadata"].pop("awsQueryCompatible")
-    target = root / "sqs" / "2012-11-05"
-    target.mkdir(parents=True)
-    (target / "service-2.json").write_text(json.dumps(description))
-    return root
+    return write_legacy_sqs_data(tmp_path_factory.mktemp("botocore-data"))
 
 
 # ---------------------------------------------------------------------------------------------
