@@ -319,3 +319,12 @@ def test_bad_requests_get_the_aws_error(service, request_, protocol, code, statu
     with pytest.raises(AwsError) as raised:
         parse(service, request_, protocol)
     assert (raised.value.code, raised.value.status) == (code, status)
+
+
+def test_a_value_that_does_not_parse_is_named_as_aws_names_members():
+    request = HttpRequest("POST", "/", "", {}, b"Action=AssumeRole&DurationSeconds=soon")
+    with pytest.raises(AwsError) as raised:
+        parse("sts", request)
+    assert raised.value.message == (
+        "1 validation error detected: Value 'soon' at 'durationSeconds' failed to satisfy "
+        "constraint: Member must be an integer")

@@ -37,7 +37,7 @@ from botocore.model import OperationModel, ServiceModel, Shape
 from portside.protocol.errors import AwsError, NotImplementedOperation
 from portside.protocol.http import HttpRequest
 from portside.protocol.query_compat import query_model
-from portside.protocol.validate import Violation, validation_error
+from portside.protocol.validate import Violation, member_path, validation_error
 
 Params = dict[str, Any]
 
@@ -111,12 +111,20 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]{1,20}")
 _FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
 _SPECIAL_FLOATS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _EPOCH_TEXT = re.compile(r"[+-]?[0-9]{1,12}(?:\.[0-9]{0,9})?")
+_EXPECTED = {
+    "string": "a string",
+    "integer": "an integer",
+    "long": "an integer",
+    "float": "a number",
+    "double": "a number",
+    "boolean": "true or false",
+}
 
 
 def _integer(value: int, shape: Shape) -> int:
     low, high = _INT_RANGES.get(shape.type_name, _INT_RANGES["long"])
     if not low <= value <= high:
-        raise _Invalid(value, f"a {shape.type_name} between {low} and {high}")
+        raise _Invalid(value, f"an integer between {low} and {high}")
     return value
 
 
@@ -167,22 +175,19 @@ def _from_text(text: str, shape: Shape) -> Any:
     if kind in ("integer", "long"):
         if _INT_TEXT.fullmatch(stripped):
             return _integer(int(stripped), shape)
-        raise _Invalid(text, f"a {kind}")
-    if kind in ("float", "double"):
+    elif kind in ("float", "double"):
         if stripped in _SPECIAL_FLOATS:
             return _SPECIAL_FLOATS[stripped]
         if _FLOAT_TEXT.fullmatch(stripped):
             return float(stripped)
-        raise _Invalid(text, "a number")
-    if kind == "boolean":
+    elif kind == "boolean":
         if stripped in ("true", "false"):
             return stripped == "true"
-        raise _Invalid(text, "true or false")
-    if kind == "blob":
+    elif kind == "blob":
         return _blob(stripped)
-    if kind == "timestamp":
+    elif kind == "timestamp":
         return _timestamp(stripped)
-    raise _Invalid(text, f"a {kind}")
+    raise _Invalid(text, _EXPECTED.get(kind, f"a {kind}"))
 
 
 # --- json -------------------------------------------------------------------------------------
@@ -253,7 +258,7 @@ def _json_scalar(value: Any, shape: Shape) -> Any:
         return _timestamp(value)
     else:
         return value
-    raise _Invalid(value, f"a {kind}")
+    raise _Invalid(value, _EXPECTED[kind])
 
 
 def _json_document(body: bytes, protocol: str) -> Any:
@@ -265,9 +270,9 @@ def _json_document(body: bytes, protocol: str) -> Any:
 
 def _parse_json(service: ServiceModel, request: HttpRequest, protocol: str) -> tuple:
     target = request.headers.get("x-amz-target", "")
-    prefix, _, name = target.rpartition(".")
     if not target:
         raise _unknown_operation("The request has no X-Amz-Target header.")
+    prefix, _, name = target.rpartition(".")
     if prefix != service.metadata.get("targetPrefix") or name not in _operations(service):
         raise _unknown_operation(f"Unknown operation {target}.")
     op = service.operation_model(name)
@@ -287,6 +292,8 @@ def _parse_json(service: ServiceModel, request: HttpRequest, protocol: str) -> t
 # --- query ------------------------------------------------------------------------------------
 
 _VALUE = object()  # key of a query-tree node's own value, next to its children's names
+_ABSENT = object()  # what a node that carries no value reads as
+
 
 @dataclass
 class _QueryContext:
@@ -353,10 +360,14 @@ def _query_structure(node: dict, shape: Shape, ctx: _QueryContext, path: str) ->
             if item_key and item_key in node:
                 key, child = item_key, node[item_key]
         if child is not None:
-            value = _from_query(child, member, ctx, f"{path}.{key}" if path else key)
-            if value is not _VALUE:
+            value = _from_query(child, member, ctx, _join(path, member_path(name)))
+            if value is not _ABSENT:
                 out[name] = value
     return out
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
 
 
 def _indexed(node: dict) -> list[dict]:
@@ -366,15 +377,18 @@ def _indexed(node: dict) -> list[dict]:
 
 
 def _from_query(node: dict, shape: Shape, ctx: _QueryContext, path: str) -> Any:
-    """The value of a query-tree node, or _VALUE when the node carries none."""
+    """The value of a query-tree node, or _ABSENT when the node carries none."""
     kind = shape.type_name
     if kind == "structure":
         return _query_structure(node, shape, ctx, path)
     if kind == "list":
         if not shape.serialization.get("flattened"):
             node = node.get(shape.member.serialization.get("name", "member"), {})
-        items = [_from_query(n, shape.member, ctx, path) for n in _indexed(node)]
-        return [v for v in items if v is not _VALUE]
+        items = [
+            _from_query(n, shape.member, ctx, f"{path}.{i}.member")
+            for i, n in enumerate(_indexed(node), 1)
+        ]
+        return [v for v in items if v is not _ABSENT]
     if kind == "map":
         if not shape.serialization.get("flattened"):
             node = node.get("entry", {})
@@ -384,12 +398,12 @@ def _from_query(node: dict, shape: Shape, ctx: _QueryContext, path: str) -> Any:
         for entry in _indexed(node):
             key, value = entry.get(key_name, {}), entry.get(value_name)
             if _VALUE in key and value is not None:
-                item = _from_query(value, shape.value, ctx, path)
-                if item is not _VALUE:
+                item = _from_query(value, shape.value, ctx, f"{path}.{key[_VALUE]}")
+                if item is not _ABSENT:
                     out[key[_VALUE]] = item
         return out
     if _VALUE not in node:
-        return _VALUE
+        return _ABSENT
     try:
         return _from_text(node[_VALUE], shape)
     except _Invalid as e:
@@ -696,7 +710,7 @@ def _parse_rest(service: ServiceModel, request: HttpRequest, protocol: str) -> t
             else:
                 value = _prefixed_headers(headers, wire, member)
         except _Invalid as e:
-            raise _bad_text(op, protocol, wire, e) from None
+            raise _bad_text(op, protocol, member_path(name), e) from None
         if value is not None:
             params[name] = value
     _read_body(op, shape, request, protocol, params)

@@ -89,9 +89,14 @@ def validation_error(
     return AwsError(f"{count} validation {noun} detected: {details}", code=code, status=400)
 
 
+def member_path(name: str) -> str:
+    """A member as AWS names it in validation messages: its first letter lower-cased."""
+    return name[:1].lower() + name[1:]
+
+
 def _misses_payload(operation: OperationModel, violations: list[Violation]) -> bool:
     payload = operation.input_shape.serialization.get("payload")
-    return payload is not None and any(v.path == _path_name(payload) for v in violations)
+    return payload is not None and any(v.path == member_path(payload) for v in violations)
 
 
 def _describe(v: Violation) -> str:
@@ -117,10 +122,6 @@ def _render(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
     return str(value)
-
-
-def _path_name(member: str) -> str:
-    return member[:1].lower() + member[1:]
 
 
 def _join(path: str, name: str) -> str:
@@ -163,8 +164,8 @@ def _lazy(shape: Shape) -> Check:
 def _structure(shape: Shape) -> Check:
     if shape.metadata.get("document"):
         return _accept
-    members = {name: (_path_name(name), _lazy(m)) for name, m in shape.members.items()}
-    required = [(name, _path_name(name)) for name in shape.required_members if name in members]
+    members = {name: (member_path(name), _lazy(m)) for name, m in shape.members.items()}
+    required = [(name, member_path(name)) for name in shape.required_members if name in members]
 
     def check(value: Any, path: str, out: list[Violation]) -> None:
         if not isinstance(value, dict):
