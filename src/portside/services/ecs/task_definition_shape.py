@@ -66,7 +66,9 @@ def task_definition(spec: TaskSpec, *, arn: str, revision: int, registered_at: f
     if spec.memory is not None:
         found["memory"] = str(spec.memory)
     found.update({m: request[m] for m in _ECHOED if request.get(m) is not None})
-    found["requiresAttributes"] = [{"name": n} for n in required_attributes(found, spec)]
+    needed = required_attributes(found, spec)
+    if needed:
+        found["requiresAttributes"] = [{"name": n} for n in needed]
     return found
 
 
