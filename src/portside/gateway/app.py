@@ -63,18 +63,24 @@ class Gateway:
             return
         if scope["type"] != "http":
             return
+        body = _Body(receive)
         request = HttpRequest(
             method=scope["method"],
             path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
             query_string=scope.get("query_string", b"").decode("latin-1"),
             headers=_headers(scope["headers"]),
-            stream=_body(receive),
+            stream=body,
         )
         source_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
         if request.path.startswith(INTERNAL_PREFIX):
             response = self.internal(await _drained(request))
         else:
             response = await self.handle(request, source_ip)
+        if not body.complete and _has_body(request.headers):
+            # Answered before the body was read (a refused upload): the rest of it may still
+            # be on its way, or never come (a client waiting on Expect: 100-continue), so the
+            # connection cannot carry another request (RFC 9112 §9.3).
+            response.headers["Connection"] = "close"
         await _send(send, response)
 
     # -- the AWS API chain --------------------------------------------------------------------
@@ -96,7 +102,7 @@ class Gateway:
         result: dict[str, Any] | None = None
         failure: AwsError | None = None
         try:
-            ctx, request = self.authenticate(target, request_id, source_ip)
+            ctx, request = self.authenticate(target, request_id, source_ip, request.path)
             operation, params = parse_request(model, request, target.protocol)
             if request.stream is not None and not operation.has_streaming_input:
                 request = await _drained(request)
@@ -130,11 +136,12 @@ class Gateway:
             self.runtime.trail.record(ctx, record, params)
         return response
 
-    def authenticate(self, target: Route, request_id: str,
-                     source_ip: str) -> tuple[RequestContext, HttpRequest]:
+    def authenticate(self, target: Route, request_id: str, source_ip: str,
+                     signed_path: str) -> tuple[RequestContext, HttpRequest]:
         """Verify the SigV4 signature; the access key gives the principal and the account,
         the credential scope the region. A streamed body comes back wrapped in the reader that
-        checks its hash or chunk signatures as it is read."""
+        checks its hash or chunk signatures as it is read. `signed_path` is the path as the
+        client sent (and signed) it, before virtual-host routing moved the bucket into it."""
         request = target.request
         try:
             signed = sigv4.parse_signature(request)
@@ -149,7 +156,9 @@ class Gateway:
             key = self.runtime.keyring.lookup(signed.credential.access_key)
             if key is None:
                 raise sigv4.unknown_key(signed.credential.access_key)
-            sigv4.verify(request, signed, key.secret_access_key, datetime.now(UTC),
+            as_signed = request if request.path == signed_path else replace(request,
+                                                                            path=signed_path)
+            sigv4.verify(as_signed, signed, key.secret_access_key, datetime.now(UTC),
                          expected_service=self.runtime.services[target.service].model.signing_name)
             _check_session(key, signed)
             self.runtime.services["iam"].record_access_key_use(
@@ -226,15 +235,25 @@ def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, str]:
     return headers
 
 
-async def _body(receive: Receive) -> AsyncIterator[bytes]:
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ConnectionError("the client went away before sending its whole body")
-        if chunk := message.get("body", b""):
-            yield chunk
-        if not message.get("more_body"):
-            return
+class _Body:
+    """A request body as the ASGI server delivers it; `complete` once all of it was read."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.complete = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while not self.complete:
+            message = await self._receive()
+            if message["type"] == "http.disconnect":
+                raise ConnectionError("the client went away before sending its whole body")
+            self.complete = not message.get("more_body")
+            if chunk := message.get("body", b""):
+                yield chunk
+
+
+def _has_body(headers: dict[str, str]) -> bool:
+    return headers.get("content-length", "0") not in ("", "0") or "transfer-encoding" in headers
 
 
 async def _drained(request: HttpRequest) -> HttpRequest:
@@ -250,9 +269,12 @@ async def _drained(request: HttpRequest) -> HttpRequest:
 
 def _with_payload(request: HttpRequest, signed: sigv4.SignedRequest | None,
                   secret: str | None) -> HttpRequest:
+    """The request with its body stream wrapped in the verifying reader. The reader itself is
+    passed on (not an iterator over it): once read, its `trailers` hold the trailing checksums
+    of an aws-chunked body."""
     if request.stream is None:
         return request
-    return replace(request, stream=open_payload(request, signed, secret).__aiter__())
+    return replace(request, stream=open_payload(request, signed, secret))
 
 
 async def _send(send: Send, response: HttpResponse) -> None:

@@ -7,7 +7,7 @@ server.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 
 
@@ -20,7 +20,7 @@ class HttpRequest:
     body: bytes = b""
     # For operations whose payload streams (S3 objects, registry blobs) the gateway leaves the
     # body unread and hands the stream over instead.
-    stream: AsyncIterator[bytes] | None = None
+    stream: AsyncIterable[bytes] | None = None
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -113,8 +114,8 @@ def serialize_error(
     response.status = status
     if error.headers:
         response.headers.update(error.headers)
-    if method == "HEAD":
-        response.body = b""
+    if method == "HEAD" or status == 304:
+        response.body = b""  # RFC 9110: neither a HEAD response nor a 304 has content
     return response
 
 
@@ -184,9 +185,16 @@ def _timestamp_format(shape: Shape, default: str) -> str:
     return shape.serialization.get("timestampFormat") or default
 
 
+# Characters XML 1.0 cannot carry at all, not even as references (an S3 key may hold them).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _escape(value: Any) -> str:
-    """XML character data; a carriage return is escaped because XML parsers normalize it away."""
+    """XML character data; a carriage return is escaped because XML parsers normalize it away.
+    Characters XML cannot represent become U+FFFD, so that the document still parses."""
     text = value if isinstance(value, str) else str(value)
+    if _NOT_XML.search(text):
+        text = _NOT_XML.sub("\ufffd", text)
     return (
         text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
     )
@@ -619,6 +627,8 @@ def _rest_response(operation: OperationModel, protocol: str) -> ResponseWriter:
         status = default_status
         if layout.status_member is not None and result.get(layout.status_member) is not None:
             status = int(result[layout.status_member])
+        elif status == 200 and "Content-Range" in headers:
+            status = 206  # a part of the representation (RFC 9110 §15.3.7): S3's ranged GET
         body, content_type = body_of(result)
         if status in (204, 304):
             body, content_type = b"", None
