@@ -12,14 +12,15 @@ from portside.events import EventBus
 from portside.services.base import PlannedService, Service
 from portside.services.cloudtrail.api import CloudTrail
 from portside.services.iam.api import Iam
+from portside.services.s3.api import S3
 from portside.services.sqs.api import Sqs
 from portside.services.sts.api import Sts
 from portside.store import BlobStore, Store
 
-SERVICES: tuple[type[Service], ...] = (Iam, Sts, Sqs, CloudTrail)
+SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, CloudTrail)
 
 # In portside's plan, not built yet: every operation answers 501 NotImplemented.
-PLANNED = ("s3", "ecs", "ecr", "eks", "events", "secretsmanager", "ssm", "logs")
+PLANNED = ("ecs", "ecr", "eks", "events", "secretsmanager", "ssm", "logs")
 
 
 class Runtime:

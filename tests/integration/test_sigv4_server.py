@@ -135,8 +135,8 @@ def test_valid_presigned_url_passes_authentication(portside):
     url = portside.client("s3", signature_version="s3v4").generate_presigned_url(
         "get_object", Params={"Bucket": "b", "Key": "k"}, ExpiresIn=60)
     response = requests.get(url, timeout=10)
-    assert response.status_code == 501  # authenticated; S3 itself is not built yet
-    assert xml_code(response) == "NotImplemented"
+    assert response.status_code == 404  # authenticated: S3 itself answers that there is no bucket
+    assert xml_code(response) == "NoSuchBucket"
 
 
 def test_wrong_service_scope(portside):

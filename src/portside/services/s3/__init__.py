@@ -1,0 +1,1 @@
+"""Amazon S3: buckets, streamed objects, versions, multipart uploads, tags, notifications."""
