@@ -11,16 +11,17 @@ from portside.config import Settings
 from portside.events import EventBus
 from portside.services.base import PlannedService, Service
 from portside.services.cloudtrail.api import CloudTrail
+from portside.services.ecs.api import Ecs
 from portside.services.iam.api import Iam
 from portside.services.s3.api import S3
 from portside.services.sqs.api import Sqs
 from portside.services.sts.api import Sts
 from portside.store import BlobStore, Store
 
-SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, CloudTrail)
+SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, Ecs, CloudTrail)
 
 # In portside's plan, not built yet: every operation answers 501 NotImplemented.
-PLANNED = ("ecs", "ecr", "eks", "events", "secretsmanager", "ssm", "logs")
+PLANNED = ("ecr", "eks", "events", "secretsmanager", "ssm", "logs")
 
 
 class Runtime:
