@@ -1,0 +1,1 @@
+"""Amazon ECS: task definitions, clusters, container instances, tasks and their placement."""
