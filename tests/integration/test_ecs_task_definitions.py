@@ -16,7 +16,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from server import ACCOUNT, REGION
+from server import ACCOUNT, REGION, PortsideServer
 
 AWS_CLI = str(Path(sys.executable).with_name("aws"))
 EXEC_ROLE = f"arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"
@@ -493,3 +493,37 @@ def test_pass_role_is_checked_for_the_execution_role_and_short_names(portside):
         ecs.register_task_definition(**definition(executionRoleArn=role, taskRoleArn="other"))
     assert info.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "role/other" in info.value.response["Error"]["Message"]
+
+
+# -- accounts -------------------------------------------------------------------------------------
+
+OTHER_ACCOUNT = "111111111111"
+
+
+@pytest.fixture(scope="module")
+def two_accounts(tmp_path_factory):
+    accounts = f"{ACCOUNT}:test:test,{OTHER_ACCOUNT}:other:other-secret"
+    server = PortsideServer(tmp_path_factory.mktemp("td-accounts") / "data",
+                            env={"PORTSIDE_ACCOUNTS": accounts}).start()
+    yield server
+    server.stop()
+
+
+def test_an_account_sees_only_its_own_task_definitions(two_accounts):
+    mine = two_accounts.client("ecs")
+    theirs = two_accounts.client("ecs", key="other", secret="other-secret")
+    request = definition()
+    arn = mine.register_task_definition(**request)["taskDefinition"]["taskDefinitionArn"]
+    assert theirs.register_task_definition(**request)["taskDefinition"]["taskDefinitionArn"] == (
+        arn.replace(ACCOUNT, OTHER_ACCOUNT))
+    theirs.deregister_task_definition(taskDefinition=arn.replace(ACCOUNT, OTHER_ACCOUNT))
+    with pytest.raises(ClientError) as info:
+        theirs.describe_task_definition(taskDefinition=arn)
+    assert info.value.response["Error"]["Message"] == "Unable to describe task definition."
+    with pytest.raises(ClientError) as info:
+        theirs.list_tags_for_resource(resourceArn=arn)
+    assert info.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    assert mine.describe_task_definition(taskDefinition=arn)["taskDefinition"]["status"] == (
+        "ACTIVE")
+    assert theirs.list_task_definitions(familyPrefix=request["family"])[
+        "taskDefinitionArns"] == []

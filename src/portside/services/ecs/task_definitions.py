@@ -46,40 +46,44 @@ _REFERENCE = re.compile(r"(?P<family>[A-Za-z0-9_-]{1,255})(?::(?P<revision>[1-9]
 
 
 def task_definition_arn(region: str, account_id: str, family: str, revision: int) -> str:
-    return f"arn:aws:ecs:{region}:{account_id}:task-definition/{family}:{revision}"
+    return f"{_arn_prefix(region, account_id)}{family}:{revision}"
+
+
+def _arn_prefix(region: str, account_id: str) -> str:
+    return f"arn:aws:ecs:{region}:{account_id}:task-definition/"
 
 
 @dataclass(frozen=True)
 class Reference:
     """What a request's task definition reference names: `family`, `family:revision` or the
-    ARN (which carries its own region and account)."""
+    ARN; a missing revision means the family's latest ACTIVE one."""
 
-    account_id: str
-    region: str
     family: str
     revision: int | None
 
 
 def parse_reference(value: str, ctx: RequestContext) -> Reference | None:
-    """The parsed reference, or None when `value` is no task definition reference."""
-    account_id, region, name = ctx.account_id, ctx.region, value
+    """The parsed reference, or None when `value` is no task definition reference. An ARN
+    must name the caller's own account and region: another account's definitions are not
+    the caller's to see."""
+    name = value
     if value.startswith("arn:"):
-        parts = value.split(":", 5)
-        if len(parts) != 6 or parts[2] != "ecs" or not parts[5].startswith("task-definition/"):
+        own = _arn_prefix(ctx.region, ctx.account_id)
+        if not value.startswith(own):
             return None
-        account_id, region, name = parts[4], parts[3], parts[5][len("task-definition/"):]
+        name = value[len(own):]
     match = _REFERENCE.fullmatch(name)
     if match is None:
         return None
     revision = match.group("revision")
-    return Reference(account_id, region, match.group("family"), int(revision) if revision else None)
+    return Reference(match.group("family"), int(revision) if revision else None)
 
 
-def _row_for(conn: Connection, ref: Reference) -> Row | None:
+def _row_for(conn: Connection, ctx: RequestContext, ref: Reference) -> Row | None:
     """The revision a reference names; a bare family names its latest ACTIVE revision."""
     query = select(task_definitions).where(
-        task_definitions.c.account_id == ref.account_id,
-        task_definitions.c.region == ref.region,
+        task_definitions.c.account_id == ctx.account_id,
+        task_definitions.c.region == ctx.region,
         task_definitions.c.family == ref.family)
     if ref.revision is not None:
         return conn.execute(query.where(task_definitions.c.revision == ref.revision)).first()
@@ -104,7 +108,7 @@ def resolve_task_definition(conn: Connection, ctx: RequestContext,
     would run for `reference`: `family` (its latest ACTIVE revision), `family:revision` or the
     ARN. Only an ACTIVE revision runs."""
     ref = parse_reference(reference, ctx)
-    row = _row_for(conn, ref) if ref is not None else None
+    row = _row_for(conn, ctx, ref) if ref is not None else None
     if row is None:
         raise client_error("TaskDefinition not found.")  # (observed, CreateService)
     if row.status != ACTIVE:
@@ -157,7 +161,7 @@ class TaskDefinitionsApi(Service):
     def describe_task_definition(self, ctx: RequestContext, request: Request) -> Response:
         ref = parse_reference(request["taskDefinition"], ctx)
         with self.runtime.store.begin() as conn:
-            row = _row_for(conn, ref) if ref is not None else None
+            row = _row_for(conn, ctx, ref) if ref is not None else None
         if row is None:
             raise client_error("Unable to describe task definition.")  # (observed)
         response: Response = {"taskDefinition": rendered(row)}
@@ -276,7 +280,7 @@ def _revision_row(conn: Connection, ctx: RequestContext, reference: str) -> Row:
     ref = parse_reference(reference, ctx)
     if ref is not None and ref.revision is None:
         raise client_error("The task definition revision must be specified.")  # wording: portside
-    row = _row_for(conn, ref) if ref is not None else None
+    row = _row_for(conn, ctx, ref) if ref is not None else None
     if row is None:
         raise client_error("The specified task definition does not exist.")  # wording: portside
     return row
