@@ -20,7 +20,7 @@ from typing import Any
 from botocore.model import OperationModel
 
 from portside import __version__
-from portside.auth import sigv4
+from portside.auth import sigv2, sigv4
 from portside.auth.chunked import open_payload
 from portside.auth.identity import AccessKey, Principal, PrincipalType
 from portside.context import RequestContext
@@ -48,6 +48,7 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 INTERNAL_PREFIX = "/_portside/"
+AGENT_CHANNEL = "/_portside/agent/ws"
 
 # One endpoint serves every region, so the credential scope names the region; it must be one.
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -60,6 +61,9 @@ class Gateway:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send, self.runtime)
+            return
+        if scope["type"] == "websocket":
+            await self.websocket(scope, receive, send)
             return
         if scope["type"] != "http":
             return
@@ -144,6 +148,8 @@ class Gateway:
         client sent (and signed) it, before virtual-host routing moved the bucket into it."""
         request = target.request
         try:
+            if target.service == "s3" and (v2 := sigv2.parse_presigned(request)) is not None:
+                return self._authenticate_v2(target, request, v2, request_id, source_ip)
             signed = sigv4.parse_signature(request)
             if signed is None:
                 if target.service != "s3":
@@ -160,7 +166,7 @@ class Gateway:
                                                                             path=signed_path)
             sigv4.verify(as_signed, signed, key.secret_access_key, datetime.now(UTC),
                          expected_service=self.runtime.services[target.service].model.signing_name)
-            _check_session(key, signed)
+            _check_session(key, signed.session_token)
             self.runtime.services["iam"].record_access_key_use(
                 key.access_key_id, signed.credential.service, signed.credential.region)
             request = _with_payload(request, signed, key.secret_access_key)
@@ -168,6 +174,18 @@ class Gateway:
             raise sigv4.aws_error(exc, target.protocol) from None
         return (self._context(target, request_id, source_ip, key, signed.credential.region),
                 request)
+
+    def _authenticate_v2(self, target: Route, request: HttpRequest, signed: sigv2.PresignedV2,
+                         request_id: str, source_ip: str) -> tuple[RequestContext, HttpRequest]:
+        """An S3 presigned URL signed with SigV2 (boto3's default for presigning S3): no region
+        in it, so the request acts in the default region; the body is passed as sent."""
+        key = self.runtime.keyring.lookup(signed.access_key)
+        if key is None:
+            raise sigv4.unknown_key(signed.access_key)
+        sigv2.verify(request, signed, key.secret_access_key, datetime.now(UTC))
+        _check_session(key, signed.session_token)
+        return (self._context(target, request_id, source_ip, key, None),
+                _with_payload(request, None, None))
 
     def _context(self, target: Route, request_id: str, source_ip: str,
                  key: AccessKey | None, region: str | None) -> RequestContext:
@@ -186,6 +204,27 @@ class Gateway:
         )
 
     # -- portside's own endpoints -------------------------------------------------------------
+
+    async def websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The ECS agents' channel (docs/agent-protocol.md), the one WebSocket endpoint: its
+        upgrade request is SigV4-signed for `ecs` and authenticated like any API call."""
+        request = HttpRequest(
+            method="GET",
+            path=(scope.get("raw_path") or scope["path"].encode()).decode("latin-1"),
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=_headers(scope["headers"]),
+        )
+        source_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
+        try:
+            if scope["path"] != AGENT_CHANNEL:
+                raise AccessDenied(f"no such portside endpoint: {scope['path']}")
+            ctx, _ = self.authenticate(Route("ecs", "json", request), new_uuid(), source_ip)
+        except AwsError as exc:
+            await receive()  # websocket.connect; closing before accepting answers 403
+            await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})
+            return
+        await self.runtime.services["ecs"].agent_channel(ctx, request.query_string, receive,
+                                                         send)
 
     def internal(self, request: HttpRequest) -> HttpResponse:
         path = request.path.split("?")[0]
@@ -217,8 +256,8 @@ class Gateway:
         return _json(200, {"reset": True})
 
 
-def _check_session(key: AccessKey, signed: sigv4.SignedRequest) -> None:
-    if key.session_token is not None and signed.session_token != key.session_token:
+def _check_session(key: AccessKey, session_token: str | None) -> None:
+    if key.session_token is not None and session_token != key.session_token:
         raise sigv4.SigV4Error("bad_token",
                                "The security token included in the request is invalid.")
     if key.expiration is not None and datetime.now(UTC) >= key.expiration:
