@@ -43,6 +43,11 @@ class Settings:
     root_keys: tuple[RootKey, ...] = field(default_factory=lambda: _root_keys_from_env(None))
     # Off turns IAM into an open sandbox: every authenticated principal may do anything.
     iam_enforcement: bool = True
+    # ECS: how often agents heartbeat on their channel, how long a silent agent counts as
+    # connected, and how long a STOPPED task stays describable (an hour, as in ECS).
+    ecs_agent_heartbeat: float = 10.0
+    ecs_agent_timeout: float = 30.0
+    ecs_task_retention: float = 3600.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -57,6 +62,9 @@ class Settings:
             "root_keys": _root_keys_from_env(env.get("PORTSIDE_ACCOUNTS")),
             "iam_enforcement": env.get("PORTSIDE_IAM_ENFORCEMENT", "on").lower()
             not in ("off", "0", "false"),
+            "ecs_agent_heartbeat": float(env.get("PORTSIDE_ECS_AGENT_HEARTBEAT", "10")),
+            "ecs_agent_timeout": float(env.get("PORTSIDE_ECS_AGENT_TIMEOUT", "30")),
+            "ecs_task_retention": float(env.get("PORTSIDE_ECS_TASK_RETENTION", "3600")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -218,7 +218,8 @@ class Gateway:
         try:
             if scope["path"] != AGENT_CHANNEL:
                 raise AccessDenied(f"no such portside endpoint: {scope['path']}")
-            ctx, _ = self.authenticate(Route("ecs", "json", request), new_uuid(), source_ip)
+            ctx, _ = self.authenticate(Route("ecs", "json", request), new_uuid(), source_ip,
+                                       request.path)
         except AwsError as exc:
             await receive()  # websocket.connect; closing before accepting answers 403
             await send({"type": "websocket.close", "code": 1008, "reason": exc.message[:120]})

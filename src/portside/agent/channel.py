@@ -1,0 +1,174 @@
+"""The agent's side of the agent protocol (docs/agent-protocol.md): the ECS API calls an agent
+makes, and the channel on which the control plane pushes the host's tasks.
+
+`Channel.run` holds the channel for as long as the agent lives: it connects (SigV4-signed
+upgrade), says hello with everything the host runs, hands each pushed list of tasks to the
+agent's reconciler, acknowledges it, heartbeats, and reconnects with backoff when the
+connection drops or the control plane restarts. The Docker agent and the simulated host both
+build on it; only what they do with a task differs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.parse import urlencode
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+log = logging.getLogger("portside.agent")
+
+CHANNEL_PATH = "/_portside/agent/ws"
+RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)  # seconds, the last one repeated
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Where the control plane is, and the credentials the agent signs with."""
+
+    endpoint: str
+    region: str
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None = None
+
+    def credentials(self) -> Credentials:
+        return Credentials(self.access_key_id, self.secret_access_key, self.session_token)
+
+    def ecs_client(self) -> Any:
+        """An ECS client of botocore's (the AWS API the agent reports through)."""
+        session = botocore.session.get_session()
+        return session.create_client(
+            "ecs", region_name=self.region, endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key,
+            aws_session_token=self.session_token,
+            config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+
+
+class Reconciler(Protocol):
+    """What an agent does with its tasks."""
+
+    def manifest(self) -> list[dict[str, Any]]:
+        """Every task the host runs, as SubmitTaskStateChange reports it (with `taskArn`)."""
+
+    async def reconcile(self, assignments: list[dict[str, Any]], full: bool) -> None:
+        """Take the tasks the control plane pushed; `full` means these are all the host should
+        have (anything else it runs is to be stopped)."""
+
+
+def signed_headers(identity: Identity, url: str) -> dict[str, str]:
+    """The SigV4 headers of a GET of `url` (the channel's upgrade request), service `ecs`."""
+    request = AWSRequest(method="GET", url=url)
+    SigV4Auth(identity.credentials(), "ecs", identity.region).add_auth(request)
+    return {k: v for k, v in request.headers.items()
+            if k.lower() in ("authorization", "x-amz-date", "x-amz-security-token")}
+
+
+class Channel:
+    """The channel of one host: a container instance, or a host of the Fargate capacity."""
+
+    def __init__(self, identity: Identity, *, container_instance_arn: str | None = None,
+                 fargate_host: str | None = None,
+                 hello: Mapping[str, Any] | None = None) -> None:
+        if (container_instance_arn is None) == (fargate_host is None):
+            raise ValueError("a channel is for a container instance or for a Fargate host")
+        query = ({"containerInstance": container_instance_arn} if container_instance_arn
+                 else {"fargateHost": fargate_host})
+        self.identity = identity
+        self.url = identity.endpoint.rstrip("/") + CHANNEL_PATH + "?" + urlencode(query)
+        self.hello = dict(hello or {})
+        self.connected = asyncio.Event()
+        self.heartbeat_interval = 10.0
+        self._stopping = False
+        self._closed_by_control_plane = False
+        self._socket: Any = None
+
+    async def run(self, reconciler: Reconciler) -> None:
+        """Hold the channel until `stop()` or until the control plane closes it for good (the
+        instance was deregistered)."""
+        attempt = 0
+        while not self._stopping and not self._closed_by_control_plane:
+            try:
+                await self._session(reconciler)
+                attempt = 0
+            except InvalidStatus as exc:
+                if exc.response.status_code in (401, 403):
+                    log.error("the control plane refused the channel (%s)",
+                              exc.response.status_code)
+                    return
+                log.info("channel refused (%s); retrying", exc)
+            except (OSError, ConnectionClosed, InvalidHandshake, TimeoutError) as exc:
+                log.info("channel lost (%s); reconnecting", exc)
+            self.connected.clear()
+            if self._stopping or self._closed_by_control_plane:
+                return
+            await asyncio.sleep(RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)])
+            attempt += 1
+
+    async def stop(self) -> None:
+        self._stopping = True
+        if self._socket is not None:
+            await self._socket.close()
+
+    def drop(self) -> None:
+        """Lose the connection without a goodbye (the host vanished): the TCP connection is
+        aborted, and the channel does not come back."""
+        self._stopping = True
+        if self._socket is not None:
+            self._socket.transport.abort()
+
+    async def _session(self, reconciler: Reconciler) -> None:
+        http_url = self.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+        ws_url = self.url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+        async with connect(ws_url, additional_headers=signed_headers(self.identity, http_url),
+                           proxy=None, max_size=MAX_MESSAGE, open_timeout=10) as socket:
+            self._socket = socket
+            await socket.send(json.dumps({"type": "hello", **self.hello,
+                                          "tasks": reconciler.manifest()}))
+            heartbeat = asyncio.create_task(self._heartbeat(socket))
+            try:
+                async for raw in socket:
+                    await self._handle(socket, json.loads(raw), reconciler)
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+                self._socket = None
+
+    async def _handle(self, socket: Any, message: dict[str, Any],
+                      reconciler: Reconciler) -> None:
+        kind = message.get("type")
+        if kind == "welcome":
+            self.heartbeat_interval = float(message.get("heartbeatInterval") or 10.0)
+            self.connected.set()
+        elif kind == "tasks":
+            await reconciler.reconcile(message.get("tasks") or [], bool(message.get("full")))
+            await socket.send(json.dumps({"type": "ack", "messageId": message["messageId"]}))
+        elif kind == "close":
+            log.info("the control plane closes the channel: %s", message.get("reason"))
+            self._closed_by_control_plane = True
+
+    async def _heartbeat(self, socket: Any) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_interval)
+            await socket.send(json.dumps({"type": "heartbeat"}))
+
+    async def send_attachment_details(self, task_arn: str, attachment_id: str,
+                                      details: list[dict[str, str]]) -> None:
+        """Tell the control plane an ENI's details (its address) that the host chose."""
+        if self._socket is not None:
+            await self._socket.send(json.dumps({
+                "type": "attachment", "taskArn": task_arn, "attachmentId": attachment_id,
+                "details": details}))
