@@ -48,6 +48,8 @@ class Settings:
     ecs_agent_heartbeat: float = 10.0
     ecs_agent_timeout: float = 30.0
     ecs_task_retention: float = 3600.0
+    # Seals secret values at rest instead of the data directory's own key file (store/sealed.py).
+    master_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -65,6 +67,7 @@ class Settings:
             "ecs_agent_heartbeat": float(env.get("PORTSIDE_ECS_AGENT_HEARTBEAT", "10")),
             "ecs_agent_timeout": float(env.get("PORTSIDE_ECS_AGENT_TIMEOUT", "30")),
             "ecs_task_retention": float(env.get("PORTSIDE_ECS_TASK_RETENTION", "3600")),
+            "master_key": env.get("PORTSIDE_MASTER_KEY") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
