@@ -1,0 +1,1 @@
+"""Amazon EventBridge: buses, rules, targets, event patterns, schedules and delivery."""
