@@ -48,6 +48,7 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         super().__init__(runtime)
         self.storage = ObjectStorage(runtime.blobs, runtime.store)
         self._started = time.time()
+        self.bucket_rows = buckets.BucketCache(runtime.store)
 
     def start(self) -> None:
         self.runtime.bus.subscribe(QUEUE_DELIVERER,
@@ -64,6 +65,7 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
 
     def reset(self) -> None:
         self.storage = ObjectStorage(self.runtime.blobs, self.runtime.store)
+        self.bucket_rows.clear()
 
     # -- IAM hooks ---------------------------------------------------------------------------
 
@@ -94,11 +96,8 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         if not resource_arn.startswith(prefix):
             return None
         name = resource_arn[len(prefix):].split("/", 1)[0]
-        with self.runtime.store.begin() as conn:
-            row = buckets.find(conn, name)
-        if row is None or not row.policy:
-            return None
-        return ResourcePolicy(row.policy, row.account_id)
+        row = self.bucket_rows.find(name)
+        return ResourcePolicy(row.policy, row.account_id) if row and row.policy else None
 
     # -- buckets -----------------------------------------------------------------------------
 
@@ -107,7 +106,7 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         check_bucket_name(name)
         region = _bucket_region(ctx.region, params.get("CreateBucketConfiguration") or {})
         with self.runtime.store.begin() as conn:
-            found = buckets.find(conn, name)
+            found = self.bucket_rows.find(name, conn)
             if found is not None:
                 if found.account_id != ctx.account_id:
                     raise error("BucketAlreadyExists", "The requested bucket name is not "
@@ -122,12 +121,13 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
                 conn.execute(insert(buckets_table).values(
                     name=name, account_id=ctx.account_id, region=region,
                     created_at=time.time()))
+        self.bucket_rows.forget(name)
         return {"Location": f"/{name}", "BucketArn": f"arn:aws:s3:::{name}"}
 
     def delete_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         name = params["Bucket"]
         with self.runtime.store.begin() as conn:
-            buckets.get(conn, name)
+            self.bucket_rows.get(name, conn)
             if conn.execute(select(exists().where(objects.c.bucket == name))).scalar():
                 raise error("BucketNotEmpty", "The bucket you tried to delete is not empty",
                             BucketName=name)
@@ -135,17 +135,18 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
                 select(uploads.c.upload_id).where(uploads.c.bucket == name))]
             dropped = self.abort(conn, pending) if pending else []
             conn.execute(delete(buckets_table).where(buckets_table.c.name == name))
+        self.bucket_rows.forget(name)
         self.storage.drop(dropped)
         return {}
 
     def head_bucket(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.runtime.store.begin() as conn:
-            row = buckets.get(conn, params["Bucket"])
+            row = self.bucket_rows.get(params["Bucket"], conn)
         return {"BucketRegion": row.region, "BucketArn": f"arn:aws:s3:::{row.name}"}
 
     def get_bucket_location(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.runtime.store.begin() as conn:
-            row = buckets.get(conn, params["Bucket"])
+            row = self.bucket_rows.get(params["Bucket"], conn)
         return {"LocationConstraint": None if row.region == US_EAST_1 else row.region}
 
     def list_buckets(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +212,7 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         limit = _max_keys(params)
         prefix, delimiter = params.get("Prefix") or "", params.get("Delimiter") or None
         with self.runtime.store.begin() as conn:
-            bucket = buckets.get(conn, params["Bucket"])
+            bucket = self.bucket_rows.get(params["Bucket"], conn)
             page = listing.walk(listing.latest_objects(conn, bucket.name, prefix), prefix,
                                 delimiter, start, limit, lambda r: listing.Cursor(r.key))
         return page, bucket, limit
@@ -248,7 +249,7 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         key_marker, id_marker = params.get("KeyMarker"), params.get("VersionIdMarker")
         encode = listing.encoder(params.get("EncodingType"))
         with self.runtime.store.begin() as conn:
-            bucket = buckets.get(conn, params["Bucket"])
+            bucket = self.bucket_rows.get(params["Bucket"], conn)
             start = None
             if key_marker:
                 start = listing.after_marker(key_marker, prefix, delimiter)
@@ -359,6 +360,7 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         with self.runtime.store.begin() as conn:
             conn.execute(update(buckets_table).where(buckets_table.c.name == bucket.name)
                          .values(notification=dump_json(stored) if stored else None))
+            self.bucket_rows.forget(bucket.name)
             notifications.publish_test_event(self.runtime.bus, conn, ctx, bucket.account_id,
                                              bucket.region, bucket.name, sorted(set(queue_arns)))
         return {}
@@ -392,14 +394,14 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         return buckets.notification_config(self._get_bucket(params["Bucket"])) or {}
 
     def _get_bucket(self, name: str):
-        with self.runtime.store.begin() as conn:
-            return buckets.get(conn, name)
+        return self.bucket_rows.get(name)
 
     def _update_bucket(self, name: str, **values: Any) -> None:
         with self.runtime.store.begin() as conn:
-            buckets.get(conn, name)
+            self.bucket_rows.get(name, conn)
             conn.execute(update(buckets_table).where(buckets_table.c.name == name)
                          .values(**values))
+        self.bucket_rows.forget(name)
 
 
 def _bucket_region(request_region: str, configuration: dict[str, Any]) -> str:

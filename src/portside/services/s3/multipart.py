@@ -82,6 +82,7 @@ def no_such_upload(upload_id: str) -> AwsError:
 class MultipartHandlers:
     runtime: Runtime
     storage: ObjectStorage
+    bucket_rows: buckets.BucketCache
 
     def create_multipart_upload(self, ctx: RequestContext,
                                 params: dict[str, Any]) -> dict[str, Any]:
@@ -96,7 +97,7 @@ class MultipartHandlers:
                 "algorithm": algorithm, "type": kind, "requested": requested is not None}
         upload_id = secrets.token_urlsafe(48)
         with self.runtime.store.begin() as conn:
-            buckets.get(conn, bucket_name)
+            self.bucket_rows.get(bucket_name, conn)
             conn.execute(insert(uploads).values(
                 upload_id=upload_id, bucket=bucket_name, key=key, initiator=ctx.principal.arn,
                 initiated=time.time(), attrs=json.dumps(spec)))
@@ -107,7 +108,7 @@ class MultipartHandlers:
 
     def _upload(self, conn: Connection, bucket: str, key: str, upload_id: str
                 ) -> tuple[Row, dict[str, Any]]:
-        buckets.get(conn, bucket)
+        self.bucket_rows.get(bucket, conn)
         row = conn.execute(select(uploads).where(uploads.c.upload_id == upload_id)).first()
         if row is None or row.bucket != bucket or row.key != key:
             raise no_such_upload(upload_id)
@@ -179,7 +180,7 @@ class MultipartHandlers:
         source = parse_copy_source(params["CopySource"])
         with self.runtime.store.begin() as conn:
             _, spec = self._upload(conn, bucket, key, upload_id)
-            source_bucket = buckets.get(conn, source.bucket)
+            source_bucket = self.bucket_rows.get(source.bucket, conn)
             row = versions.readable(conn, source.bucket, source.key, source.version_id)
             check_copy_source(Conditions.of_request(params, "CopySource"), row.etag,
                               last_modified(row))
@@ -266,7 +267,7 @@ class MultipartHandlers:
         limit = min(params.get("MaxParts") or MAX_LISTED, MAX_LISTED)
         with self.runtime.store.begin() as conn:
             row, spec = self._upload(conn, bucket, key, upload_id)
-            owner = buckets.get(conn, bucket).account_id
+            owner = self.bucket_rows.get(bucket, conn).account_id
             found = conn.execute(select(parts).where(
                 parts.c.upload_id == upload_id, parts.c.part_number > marker,
             ).order_by(parts.c.part_number).limit(limit + 1)).all()
@@ -297,7 +298,7 @@ class MultipartHandlers:
                      else listing.after_marker(key_marker, prefix, delimiter))
         encode = listing.encoder(params.get("EncodingType"))
         with self.runtime.store.begin() as conn:
-            owner = buckets.owner(buckets.get(conn, bucket).account_id)
+            owner = buckets.owner(self.bucket_rows.get(bucket, conn).account_id)
             page = listing.walk(listing.pending_uploads(conn, bucket, prefix), prefix, delimiter,
                                 start, limit, lambda r: listing.Cursor(r.key, tiebreak=r.upload_id))
         uploads_listed = []

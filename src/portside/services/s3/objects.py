@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, select, update
+from sqlalchemy import Connection, Row, update
 
 from portside.context import RequestContext
 from portside.protocol.errors import AwsError
@@ -24,9 +24,16 @@ from portside.services.s3.conditions import (
 )
 from portside.services.s3.copysource import parse_copy_source
 from portside.services.s3.errors import error
-from portside.services.s3.model import dump_json, dump_segments, inline_data, load_segments, objects
+from portside.services.s3.model import dump_json, dump_segments, load_segments, objects
 from portside.services.s3.ranges import Unsatisfiable, invalid_range, parse_range
-from portside.services.s3.storage import MAX_PUT_SIZE, Received, empty_body, entity_too_large
+from portside.services.s3.storage import (
+    INLINE_MAX,
+    MAX_PUT_SIZE,
+    Received,
+    empty_body,
+    entity_too_large,
+    read_inline,
+)
 from portside.services.s3.tagging import (
     OBJECT_TAG_LIMIT,
     from_tag_set,
@@ -115,6 +122,7 @@ def version_member(bucket: Row, version_id: str) -> dict[str, str]:
 class ObjectHandlers:
     runtime: Runtime
     storage: ObjectStorage
+    bucket_rows: buckets.BucketCache
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -127,9 +135,11 @@ class ObjectHandlers:
         tags = parse_tagging_header(params["Tagging"]) if params.get("Tagging") else None
         attrs = attributes.from_request(params)
         conditions = WriteConditions.of_request(params)
-        with self.runtime.store.begin() as conn:
-            buckets.get(conn, bucket_name)
-            conditions.check(conn, bucket_name, key)  # again at commit; this spares the upload
+        if (params.get("ContentLength") or 0) > INLINE_MAX:
+            # Checked again at the commit; beforehand, it spares a large upload made in vain.
+            with self.runtime.store.begin() as conn:
+                self.bucket_rows.get(bucket_name, conn)
+                conditions.check(conn, bucket_name, key)
         body = params.get("Body")
         digests = BodyDigests(expected)
         received = await self.storage.receive(body if body is not None else empty_body(), digests)
@@ -154,7 +164,7 @@ class ObjectHandlers:
         dropped: list[str] = []
         try:
             with self.runtime.store.begin() as conn:
-                bucket = buckets.get(conn, bucket_name)
+                bucket = self.bucket_rows.get(bucket_name, conn)
                 conditions.check(conn, bucket_name, key)
                 segments = received if isinstance(received, list) else [received.commit(conn)]
                 written = versions.write(conn, bucket, key,
@@ -190,8 +200,8 @@ class ObjectHandlers:
                             ArgumentName=name, ArgumentValue=value)
         conditions = WriteConditions.of_request(params)
         with self.runtime.store.begin() as conn:
-            buckets.get(conn, bucket_name)
-            source_bucket = buckets.get(conn, source.bucket)
+            self.bucket_rows.get(bucket_name, conn)
+            source_bucket = self.bucket_rows.get(source.bucket, conn)
             row = versions.readable(conn, source.bucket, source.key, source.version_id)
             check_copy_source(Conditions.of_request(params, "CopySource"), row.etag,
                               last_modified(row))
@@ -245,7 +255,7 @@ class ObjectHandlers:
     def _read(self, params: dict[str, Any], with_body: bool) -> dict[str, Any]:
         key = params["Key"]
         with self.runtime.store.begin() as conn:
-            bucket = buckets.get(conn, params["Bucket"])
+            bucket = self.bucket_rows.get(params["Bucket"], conn)
             row = versions.readable(conn, bucket.name, key, params.get("VersionId"))
             modified = last_modified(row)
             check_read(Conditions.of_request(params), row.etag, modified, {
@@ -305,16 +315,15 @@ class ObjectHandlers:
     def _body(self, conn: Connection, segments: list, start: int, end: int) -> Any:
         """Small objects come out of the row's transaction as bytes; others stream."""
         if len(segments) == 1 and segments[0].inline_id is not None:
-            data = conn.execute(select(inline_data.c.data).where(
-                inline_data.c.id == segments[0].inline_id)).scalar_one()
-            return data[start:end]
+            data = read_inline(conn, segments[0].inline_id)
+            return data if (start, end) == (0, len(data)) else data[start:end]
         return self.storage.open(segments, start, end)
 
     # -- deleting ----------------------------------------------------------------------------
 
     def delete_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.runtime.store.begin() as conn:
-            bucket = buckets.get(conn, params["Bucket"])
+            bucket = self.bucket_rows.get(params["Bucket"], conn)
             if params.get("IfMatch") is not None:
                 row = versions.readable(conn, bucket.name, params["Key"], params.get("VersionId"))
                 if not etag_matches(params["IfMatch"], row.etag):
@@ -332,7 +341,7 @@ class ObjectHandlers:
                         "validate against our published schema")
         deleted, errors, dropped = [], [], []
         with self.runtime.store.begin() as conn:
-            bucket = buckets.get(conn, params["Bucket"])
+            bucket = self.bucket_rows.get(params["Bucket"], conn)
             for item in items:
                 key, version_id = item.get("Key", ""), item.get("VersionId")
                 try:
@@ -398,13 +407,13 @@ class ObjectHandlers:
 
     def get_object_tagging(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         with self.runtime.store.begin() as conn:
-            bucket = buckets.get(conn, params["Bucket"])
+            bucket = self.bucket_rows.get(params["Bucket"], conn)
             row = versions.readable(conn, bucket.name, params["Key"], params.get("VersionId"))
             return {"TagSet": tag_set(_tags(row)), **version_member(bucket, row.version_id)}
 
     def _set_tags(self, params: dict[str, Any], tags: dict[str, str] | None) -> dict[str, Any]:
         with self.runtime.store.begin() as conn:
-            bucket = buckets.get(conn, params["Bucket"])
+            bucket = self.bucket_rows.get(params["Bucket"], conn)
             row = versions.readable(conn, bucket.name, params["Key"], params.get("VersionId"))
             conn.execute(update(objects).where(objects.c.id == row.id).values(
                 tags=dump_json(tags or None)))

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from portside.auth import sigv4
 from portside.protocol.errors import AwsError
@@ -46,6 +46,12 @@ _READ_CHUNK = 1024 * 1024
 _BLOB_PREFIX = "s3"
 
 
+# Built once: the hot path of small PUTs runs them on every request.
+_INSERT_INLINE = insert(inline_data)
+_DELETE_INLINE = delete(inline_data).where(inline_data.c.id.in_(bindparam("ids", expanding=True)))
+_INLINE_DATA = select(inline_data.c.data).where(inline_data.c.id == bindparam("id"))
+
+
 @dataclass
 class Received:
     """A body that has fully arrived but that no row names yet: bytes in memory (small) or a
@@ -58,7 +64,7 @@ class Received:
     def commit(self, conn: Connection) -> Segment:
         """The segment that names these bytes, stored in the caller's transaction."""
         if self.data is not None:
-            result = conn.execute(insert(inline_data).values(data=self.data))
+            result = conn.execute(_INSERT_INLINE, {"data": self.data})
             return Segment(f"i:{result.inserted_primary_key[0]}", self.size)
         return Segment(f"b:{self.blob_key}", self.size)
 
@@ -100,7 +106,7 @@ class ObjectStorage:
         has committed (`drop`)."""
         inline = [s.inline_id for s in segments if s.inline_id is not None]
         if inline:
-            conn.execute(delete(inline_data).where(inline_data.c.id.in_(inline)))
+            conn.execute(_DELETE_INLINE, {"ids": inline})
         return [s.blob_key for s in segments if s.blob_key is not None]
 
     def drop(self, blob_keys: list[str]) -> None:
@@ -187,8 +193,7 @@ class SegmentReader:
         for segment, lo, hi in self._pieces:
             if segment.inline_id is not None:
                 with self._storage.store.begin() as conn:
-                    data = conn.execute(select(inline_data.c.data).where(
-                        inline_data.c.id == segment.inline_id)).scalar_one()
+                    data = read_inline(conn, segment.inline_id)
                 yield data[lo:hi]
             else:
                 async for chunk in self._storage.blobs.read(segment.blob_key, lo, hi,
@@ -202,6 +207,10 @@ class SegmentReader:
 
     def __del__(self) -> None:
         self.close()
+
+
+def read_inline(conn: Connection, inline_id: int) -> bytes:
+    return conn.execute(_INLINE_DATA, {"id": inline_id}).scalar_one()
 
 
 async def _checked(stream: AsyncIterable[bytes]) -> AsyncIterator[bytes]:

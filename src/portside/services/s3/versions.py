@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select, update
 
 from portside.protocol.errors import AwsError
 from portside.services.s3.errors import error
@@ -44,11 +44,17 @@ class Written:
     orphaned: list[Segment]
 
 
+_CURRENT = select(objects).where(objects.c.bucket == bindparam("bucket"),
+                                 objects.c.key == bindparam("key"), objects.c.latest.is_(True))
+
+
+_UPDATE_ROW = update(objects).where(objects.c.id == bindparam("row_id"))
+_INSERT_ROW = insert(objects)
+
+
 def current(conn: Connection, bucket: str, key: str) -> Row | None:
     """The latest version of a key (possibly a delete marker)."""
-    t = objects
-    return conn.execute(select(t).where(t.c.bucket == bucket, t.c.key == key,
-                                        t.c.latest.is_(True))).first()
+    return conn.execute(_CURRENT, {"bucket": bucket, "key": key}).first()
 
 
 def find(conn: Connection, bucket: str, key: str, version_id: str | None) -> Row | None:
@@ -92,15 +98,21 @@ def no_such_key(key: str) -> AwsError:
 def write(conn: Connection, bucket: Row, key: str, values: dict[str, Any]) -> Written:
     """Make `values` (a row without its identity) the key's latest version."""
     t = objects
+    if bucket.versioning is None:
+        # One version per key: the row is replaced in place (two statements on the hot path).
+        old = current(conn, bucket.name, key)
+        if old is not None:
+            conn.execute(_UPDATE_ROW, {"row_id": old.id, **values})
+            return Written(old.id, NULL, load_segments(old.segments))
     version_id = new_version_id() if bucket.versioning == ENABLED else NULL
     orphaned: list[Segment] = []
     if version_id == NULL:
         orphaned = _remove(conn, bucket.name, key, NULL) or []
     conn.execute(update(t).where(t.c.bucket == bucket.name, t.c.key == key,
                                  t.c.latest.is_(True)).values(latest=False))
-    row_id = conn.execute(insert(t).values(
-        bucket=bucket.name, key=key, version_id=version_id, latest=True, **values,
-    )).inserted_primary_key[0]
+    row_id = conn.execute(_INSERT_ROW, {"bucket": bucket.name, "key": key,
+                                        "version_id": version_id, "latest": True,
+                                        **values}).inserted_primary_key[0]
     return Written(row_id, version_id, orphaned)
 
 
