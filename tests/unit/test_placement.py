@@ -222,7 +222,7 @@ STRATEGY_CASES = [
           inst("c", attributes={"rack": "r2"})], [task()] * 2, ["a", "c"],
          strategies=[PlacementStrategy("spread", "attribute:rack")]),
     Case("spread over an attribute: instances without it are one more value", PORTSIDE,
-         [inst("a", attributes={"rack": "r1"}), inst("b")], [task()] * 2, ["b", "a"],
+         [inst("a", attributes={"rack": "r1"}), inst("b")], [task()] * 3, ["a", "b", "a"],
          strategies=[PlacementStrategy("spread", "attribute:rack")]),
     # "distributes tasks evenly across Availability Zones and then bin packs tasks based on
     # memory within each Availability Zone"
@@ -235,6 +235,9 @@ STRATEGY_CASES = [
     Case("spread zone, then spread instanceId within the zone", STRATEGIES,
          [inst("a", zone="z1"), inst("b", zone="z1"), inst("c", zone="z2"), inst("d", zone="z2")],
          [task()] * 4, ["a", "c", "b", "d"], strategies=[SPREAD_ZONE, SPREAD_INSTANCE]),
+    Case("spread zone then binpack: equal ties across zones go to the earliest registered",
+         PORTSIDE, [inst("a", zone="z2", memory=1024), inst("b", zone="z1", memory=1024)],
+         [task(memory=512)], ["a"], strategies=[SPREAD_ZONE, BINPACK_MEMORY]),
     Case("binpack first: spread only breaks binpack's ties", STRATEGIES,
          [inst("a", zone="z1", memory=1024), inst("b", zone="z2", memory=1024),
           inst("c", zone="z1", memory=100, task_groups={GROUP: 1})],

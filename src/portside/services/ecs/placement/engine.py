@@ -29,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from heapq import merge
 from itertools import chain
 from typing import Any
 
@@ -646,13 +647,29 @@ Partition = tuple[str, frozenset[str | None]]  # an attribute and the values of 
 
 @dataclass(frozen=True, slots=True)
 class _Scope:
-    """Instances not yet looked at one by one: those of ``base`` that pass every test. A spread
-    over an attribute records its class in ``partition``, so that the sorted indexes of those
-    values can be walked instead of all instances."""
+    """Instances not yet looked at one by one: those of ``parts`` (lists in registration order)
+    that pass every test. A spread over an attribute records its class in ``partition``, so that
+    the sorted indexes of those values can be walked instead of all instances."""
 
-    base: Sequence[_Slot]
+    parts: tuple[Sequence[_Slot], ...]
     tests: tuple[Callable[[_Slot], bool], ...] = ()
     partition: Partition | None = None
+
+    def in_order(self) -> Iterable[_Slot]:
+        """The instances in registration order (the final tie-breaker)."""
+        if len(self.parts) == 1:
+            return self.parts[0]
+        return merge(*self.parts, key=_registration)
+
+    def size(self) -> int:
+        return sum(map(len, self.parts))
+
+    def at(self, index: int) -> _Slot:
+        for part in self.parts:
+            if index < len(part):
+                return part[index]
+            index -= len(part)
+        raise IndexError(index)
 
 
 class _Selection:
@@ -675,7 +692,7 @@ class _Selection:
         self.rng = rng
 
     def choose(self, strategies: Sequence[PlacementStrategy]) -> _Slot | None:
-        scope: _Scope | list[_Slot] | None = _Scope(self.state._ordered_slots())
+        scope: _Scope | list[_Slot] | None = _Scope((self.state._ordered_slots(),))
         for strategy in strategies:
             if isinstance(scope, _Scope):
                 scope = self._narrow_scope(scope, strategy)
@@ -687,7 +704,7 @@ class _Selection:
                 return scope[0]
         if isinstance(scope, list):
             return scope[0]
-        return next(filter(self._admits(scope), scope.base), None)
+        return next(filter(self._admits(scope), scope.in_order()), None)
 
     def _admits(self, scope: _Scope) -> Fits:
         tests, fits = scope.tests, self.fits
@@ -749,7 +766,7 @@ class _Selection:
         def no_task_of_group(slot: _Slot) -> bool:
             return group not in slot.task_groups
 
-        empty = _Scope(scope.base, (*scope.tests, no_task_of_group), scope.partition)
+        empty = _Scope(scope.parts, (*scope.tests, no_task_of_group), scope.partition)
         if self._has_room(empty):
             return empty
         admits = self._admits(scope)
@@ -770,7 +787,7 @@ class _Selection:
                 end += 1
             values = frozenset(ranked[start:end])
             narrowed = _Scope(
-                list(chain.from_iterable(partition[value] for value in ranked[start:end])),
+                tuple(partition[value] for value in ranked[start:end]),
                 (*scope.tests, _has_value_in(name, values)),
                 (name, values),
             )
@@ -792,12 +809,12 @@ class _Selection:
 
     def _random_scope(self, scope: _Scope) -> list[_Slot] | None:
         """Uniform over the fitting instances: a few random draws, then the full list."""
-        admits, base, rng = self._admits(scope), scope.base, self.rng
-        for _ in range(min(len(base), RANDOM_TRIES)):
-            slot = base[rng.randrange(len(base))]
+        admits, size, rng = self._admits(scope), scope.size(), self.rng
+        for _ in range(min(size, RANDOM_TRIES)):
+            slot = scope.at(rng.randrange(size))
             if admits(slot):
                 return [slot]
-        fitting = list(filter(admits, base))
+        fitting = list(filter(admits, scope.in_order()))
         return [rng.choice(fitting)] if fitting else None
 
     # --- over a list of fitting instances --------------------------------------------------------
