@@ -51,8 +51,6 @@ _BUILT_IN_PREFIXES = ("ecs.", "com.amazonaws.ecs.", "portside.")
 _ATTRIBUTE_NAME = re.compile(r"[a-zA-Z0-9_./\\-]{1,128}")
 _ATTRIBUTE_VALUE = re.compile(r"[a-zA-Z0-9_.@:/\\ -]{1,128}")
 _SETTABLE_STATES = ("ACTIVE", "DRAINING")
-_LISTABLE_STATES = ("ACTIVE", "DRAINING", "REGISTERING", "DEREGISTERING",
-                    "REGISTRATION_FAILED", "INACTIVE")
 _RESOURCE_NAMES = ("CPU", "MEMORY", "PORTS", "PORTS_UDP")
 
 
@@ -211,24 +209,15 @@ class ContainerInstancesApi(Service):
         return {"containerInstances": found, "failures": failures}
 
     def list_container_instances(self, ctx: RequestContext, request: Request) -> Response:
-        """The instances of a status (all but INACTIVE by default), filtered by a cluster
-        query language expression."""
+        """The live instances (of a status, when asked), filtered by a cluster query language
+        expression. Deregistered (INACTIVE) ones are only describable."""
         status = request.get("status")
-        if status is not None and status not in _LISTABLE_STATES:
-            raise invalid(f"Invalid status {status}.")
         query = compile_query(request["filter"]) if request.get("filter") else None
         with self.runtime.store.begin() as conn:
             cluster = find_cluster(conn, ctx, request.get("cluster"))
             view = self.state.view(conn, cluster_scope(ctx.account_id, ctx.region,
                                                        cluster.name))
             hosts = list(view.hosts.values())
-            if status == "INACTIVE":
-                hosts = [instance_host(dict(r)) for r in conn.execute(
-                    select(container_instances).where(
-                        container_instances.c.account_id == ctx.account_id,
-                        container_instances.c.region == ctx.region,
-                        container_instances.c.cluster == cluster.name,
-                        container_instances.c.status == "INACTIVE")).mappings()]
         if status is not None:
             hosts = [h for h in hosts if h.status == status]
         if query is not None:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select
@@ -43,6 +44,7 @@ from portside.services.ecs.lifecycle import StopCode, TaskStatus
 from portside.services.ecs.model import client_tokens, container_instances, tasks
 from portside.services.ecs.placement import (
     MEMBER_OF_UNSATISFIED,
+    NO_CONTAINER_INSTANCES,
     TaskDemand,
     compile_query,
     parse_constraints,
@@ -68,7 +70,6 @@ MAX_COUNT = 10
 MAX_DESCRIBE = 100
 CLIENT_TOKEN_TTL = 24 * 3600  # "The RunTask client token has a time to live of 24 hours"
 DEFAULT_STOP_REASON = "Task stopped by user"
-LAUNCH_TYPES = ("EC2", "FARGATE", "EXTERNAL")
 PLATFORM_VERSIONS = ("LATEST", "1.4.0")
 _TASK_ENI = "ecs.capability.task-eni"
 ATTRIBUTE = "ATTRIBUTE"  # a failure reason: the instance lacks an attribute the task needs
@@ -122,11 +123,11 @@ class TasksApi(Service):
         # The task definition's constraints and the call's count together (at most 10).
         constraints = parse_constraints([*(definition.get("placementConstraints") or ()),
                                          *(request.get("placementConstraints") or ())])
-        providers = _providers(request, cluster, count)
+        routes = _routes(request, cluster, count)
         placed: list[Task] = []
         failures: list[dict[str, str]] = []
         for launch, how_many in self._launches(ctx, request, cluster, definition, td_tags,
-                                               providers):
+                                               routes):
             if launch.fargate:
                 self._place_fargate(launch, how_many, placed, failures)
             else:
@@ -152,7 +153,7 @@ class TasksApi(Service):
             definition = resolve_task_definition(conn, ctx, request["taskDefinition"])
             td_tags = _definition_tags(conn, definition, request)
         (launch, _), = self._launches(ctx, request, cluster, definition, td_tags,
-                                      ["EC2"] * len(references))
+                                      [Route("EC2")])
         placed: list[Task] = []
         failures: list[dict[str, str]] = []
         at = now()
@@ -179,7 +180,7 @@ class TasksApi(Service):
 
     def _launches(self, ctx: RequestContext, request: Request, cluster: Row,
                   definition: dict[str, Any], td_tags: list[dict[str, str]],
-                  providers: list[str]) -> list[tuple[Launch, int]]:
+                  routes: list[Route]) -> list[tuple[Launch, int]]:
         """The tasks of a call grouped by where they launch (a launch type, or a capacity
         provider of the strategy), each group with its checked, overridden definition."""
         given = request.get("overrides") or {}
@@ -190,9 +191,8 @@ class TasksApi(Service):
         tags = tagging.merged(td_tags, tags)
         group = request.get("group") or f"family:{definition['family']}"
         launches: list[tuple[Launch, int]] = []
-        for provider in dict.fromkeys(providers):
-            launch_type = provider if provider in LAUNCH_TYPES else (
-                "FARGATE" if provider in BUILT_IN else "EC2")
+        for route in dict.fromkeys(routes):
+            launch_type = route.launch_type
             fargate = launch_type == "FARGATE"
             _check_compatible(definition, launch_type)
             platform = request.get("platformVersion")
@@ -210,12 +210,12 @@ class TasksApi(Service):
                 account_id=ctx.account_id, region=ctx.region, cluster=cluster.name,
                 definition=effective, overrides=overrides.described(definition, given),
                 group=group, launch_type=launch_type,
-                capacity_provider=provider if provider not in LAUNCH_TYPES else None,
+                capacity_provider=route.capacity_provider,
                 started_by=request.get("startedBy"), tags=tags,
                 vpc=network.check(mode, request.get("networkConfiguration"), fargate),
                 platform_version=FARGATE_PLATFORM_VERSION if fargate else None,
                 reservation=reservation(effective))
-            launches.append((launch, providers.count(provider)))
+            launches.append((launch, routes.count(route)))
         return launches
 
     def _place_ec2(self, launch: Launch, count: int,
@@ -242,9 +242,12 @@ class TasksApi(Service):
                 new.append(new_task(launch, host.id, arn,
                                     host.attributes.get("ecs.availability-zone") or "",
                                     _subnet(launch, len(placed) + len(new)), at))
+            refused = _failures(view, result.failures, kind, required)
+            if not new and not refused:  # every ACTIVE instance is of another launch kind
+                raise invalid(NO_CONTAINER_INSTANCES)
             self.state.create(conn, view, new, at)
             placed += new
-            failures += _failures(view, result.failures, kind, required)
+            failures += refused
 
     def _place_fargate(self, launch: Launch, count: int, placed: list[Task],
                        failures: list[dict[str, str]]) -> None:
@@ -352,12 +355,20 @@ def _refuse_exec(request: Request) -> None:
                     "Systems Manager Session Manager.")
 
 
-def _providers(request: Request, cluster: Row, count: int) -> list[str]:
-    """Per task, its launch type or capacity provider: the call's launch type, else its
+@dataclass(frozen=True)
+class Route:
+    """Where a task launches: a launch type, through a capacity provider or not."""
+
+    launch_type: str
+    capacity_provider: str | None = None
+
+
+def _routes(request: Request, cluster: Row, count: int) -> list[Route]:
+    """Per task, where it launches: the call's launch type, else its capacity provider
     strategy, else the cluster's default strategy, else EC2."""
     launch_type = request.get("launchType")
     if launch_type:
-        return [launch_type] * count
+        return [Route(launch_type)] * count
     strategy = request.get("capacityProviderStrategy")
     if strategy:
         check_strategy_items(strategy)
@@ -368,7 +379,10 @@ def _providers(request: Request, cluster: Row, count: int) -> list[str]:
                               "is not associated with the cluster.")
     else:
         strategy = json.loads(cluster.default_strategy)
-    return split(strategy, count) if strategy else ["EC2"] * count
+    if not strategy:
+        return [Route("EC2")] * count
+    return [Route("FARGATE" if name in BUILT_IN else "EC2", name)
+            for name in split(strategy, count)]
 
 
 def _check_compatible(definition: Mapping[str, Any], launch_type: str) -> None:
