@@ -40,6 +40,7 @@ from portside.services.sqs.names import (
     queue_arn,
     queue_url,
 )
+from portside.services.sqs.permissions import add_statement, remove_statement
 from portside.services.sqs.receipts import Receipt, decode_receipt
 from portside.services.sqs.registry import Queue, QueueRegistry
 from portside.services.sqs.sending import Outgoing, message_size, prepare
@@ -182,6 +183,24 @@ class Sqs(Service):
         if reason:
             raise error("InvalidParameterValue",
                         f"Value {value} for parameter RedrivePolicy is invalid. Reason: {reason}")
+
+    def add_permission(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        queue = self._queue(ctx, request["QueueUrl"])
+        policy = add_statement(queue.attributes.get("Policy"), queue.arn, request["Label"],
+                               request["AWSAccountIds"], request["Actions"])
+        self._set_policy(queue, policy)
+        return {}
+
+    def remove_permission(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        queue = self._queue(ctx, request["QueueUrl"])
+        self._set_policy(queue, remove_statement(queue.attributes.get("Policy"), queue.arn,
+                                                 request["Label"]))
+        return {}
+
+    def _set_policy(self, queue: Queue, policy: str) -> None:
+        changes = queue_attributes.normalize({"Policy": policy}, fifo=queue.fifo, creating=False)
+        self.queues.update(queue, attributes=queue_attributes.apply(queue.attributes, changes),
+                           last_modified=time.time())
 
     def tag_queue(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(ctx, request["QueueUrl"])
