@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from portside.protocol.errors import AwsError
 from portside.services.sqs.attributes import (
+    SETTABLE,
     InvalidValue,
     Redrive,
     RedriveAllow,
@@ -161,3 +162,16 @@ def test_invalid_redrive_allow_policies(document):
 
 def test_a_queue_without_redrive_allow_policy_allows_all():
     assert RedriveAllow("allowAll").allows(ARN)
+
+
+@given(name=st.sampled_from(sorted(SETTABLE)), value=st.text(max_size=30) | st.integers(
+    min_value=-10, max_value=2_000_000).map(str))
+def test_any_value_is_stored_canonically_or_refused_as_aws_does(name, value):
+    attribute = SETTABLE[name]
+    try:
+        stored = normalize({name: value}, fifo=True, creating=True)[name]
+    except AwsError as exc:
+        assert exc.code == "InvalidAttributeValue"
+        return
+    assert stored == "" and attribute.removable or normalize(
+        {name: stored}, fifo=True, creating=True)[name] == stored
