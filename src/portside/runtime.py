@@ -14,14 +14,16 @@ from portside.services.cloudtrail.api import CloudTrail
 from portside.services.ecs.api import Ecs
 from portside.services.iam.api import Iam
 from portside.services.s3.api import S3
+from portside.services.secretsmanager.api import SecretsManager
 from portside.services.sqs.api import Sqs
+from portside.services.ssm.api import Ssm
 from portside.services.sts.api import Sts
 from portside.store import BlobStore, Store
 
-SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, Ecs, CloudTrail)
+SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, Ecs, SecretsManager, Ssm, CloudTrail)
 
 # In portside's plan, not built yet: every operation answers 501 NotImplemented.
-PLANNED = ("ecr", "eks", "events", "secretsmanager", "ssm", "logs")
+PLANNED = ("ecr", "eks", "events", "logs")
 
 
 class Runtime:
