@@ -29,7 +29,6 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from heapq import merge
 from itertools import chain
 from typing import Any
 
@@ -304,14 +303,18 @@ def _expression(query: ClusterQuery) -> str:
     return query.expression
 
 
-# (resource, the call's constant expressions, (attribute, value) of a spread class or None)
+# A ranking by registration order: the final tie-breaker's.
+REGISTRATION = "registration"
+# (cpu | memory | registration, the call's constant expressions, (attribute, value) of a spread
+# class or None)
 RankingKey = tuple[str, tuple[ClusterQuery, ...], tuple[str, str | None] | None]
 
 
 class _Ranking:
     """The usable instances that meet some constant expressions (and, for a spread class, carry
-    one attribute value), sorted by what they have left of one resource: binpack's order, and a
-    quick way to the instances with room for a task. Kept in step as tasks come and go."""
+    one attribute value), sorted by what they have left of one resource (binpack's order, and a
+    quick way to the instances with room for a task) or by registration. Kept in step as tasks
+    come and go, so that a call never walks the instances its constraints exclude."""
 
     __slots__ = ("resource", "constant", "partition", "entries", "members")
 
@@ -321,7 +324,11 @@ class _Ranking:
         self.members = {order for _, order in self.entries}
 
     def left(self, slot: _Slot) -> int:
-        return slot.remaining_cpu if self.resource == CPU else slot.remaining_memory
+        if self.resource == CPU:
+            return slot.remaining_cpu
+        if self.resource == MEMORY:
+            return slot.remaining_memory
+        return slot.order
 
     def accepts(self, slot: _Slot) -> bool:
         if not slot.usable:
@@ -367,8 +374,8 @@ class PlacementState:
         self._active = 0
         self._rankings: OrderedDict[RankingKey, _Ranking] = OrderedDict()  # least recent first
         self._hosts: dict[str, set[_Slot]] = {}  # group → instances with tasks of the group
-        # Built on first use: attribute → value → instances; group → attribute → value → tasks.
-        self._partitions: dict[str, dict[str | None, list[_Slot]]] = {}
+        # Built on first use: attribute → its values; group → attribute → value → tasks.
+        self._values: dict[str, set[str | None]] = {}
         self._value_counts: dict[str, dict[str, dict[str | None, int]]] = {}
         for view in instances:
             self.put_instance(view)
@@ -384,14 +391,14 @@ class PlacementState:
             self._slots[slot.container_instance_arn] = slot
             self._ordered.append(slot)
             self._by_order[slot.order] = slot
-            self._partitions.clear()
+            self._values.clear()
         else:
             self._unindex(slot)
             self._forget_counts(slot.task_groups)
             if not slot.same_identity(view):
                 slot.matches = {}
             if slot.attributes != view.attributes:
-                self._partitions.clear()
+                self._values.clear()
                 self._value_counts.clear()
             slot.load(view)
         self._forget_counts(slot.task_groups)
@@ -404,7 +411,7 @@ class PlacementState:
         self._unindex(slot)
         self._ordered.remove(slot)
         del self._by_order[slot.order]
-        self._partitions.clear()
+        self._values.clear()
         self._forget_counts(slot.task_groups)
 
     def release(self, container_instance_arn: str, task: TaskDemand) -> None:
@@ -524,7 +531,8 @@ class PlacementState:
         moved = [
             ranking for ranking in self._rankings.values()
             if slot.order in ranking.members
-            and (task.cpu if ranking.resource == CPU else task.memory)
+            and ((ranking.resource == CPU and task.cpu)
+                 or (ranking.resource == MEMORY and task.memory))
         ]
         for ranking in moved:
             ranking.discard(slot)
@@ -563,15 +571,12 @@ class PlacementState:
         for group in groups:
             self._value_counts.pop(group, None)
 
-    def _partition(self, name: str) -> dict[str | None, list[_Slot]]:
-        """Instances by their value of attribute ``name`` (None: without it), in order."""
-        partition = self._partitions.get(name)
-        if partition is None:
-            partition = {}
-            for slot in self._ordered:
-                partition.setdefault(slot.attributes.get(name), []).append(slot)
-            self._partitions[name] = partition
-        return partition
+    def _values_of(self, name: str) -> set[str | None]:
+        """The values instances have for attribute ``name`` (None: an instance without it)."""
+        values = self._values.get(name)
+        if values is None:
+            values = self._values[name] = {slot.attributes.get(name) for slot in self._ordered}
+        return values
 
     def _value_counts_of(self, group: str, name: str) -> dict[str | None, int]:
         """Tasks of ``group`` per value of attribute ``name``, over every instance."""
@@ -587,9 +592,6 @@ class PlacementState:
 
     def _hosts_of(self, group: str) -> Iterable[_Slot]:
         return self._hosts.get(group, ())
-
-    def _ordered_slots(self) -> list[_Slot]:
-        return self._ordered
 
     def _ranking(self, key: RankingKey) -> _Ranking:
         """The sorted index for ``key``, built on first use and kept up to date after."""
@@ -647,29 +649,12 @@ Partition = tuple[str, frozenset[str | None]]  # an attribute and the values of 
 
 @dataclass(frozen=True, slots=True)
 class _Scope:
-    """Instances not yet looked at one by one: those of ``parts`` (lists in registration order)
-    that pass every test. A spread over an attribute records its class in ``partition``, so that
-    the sorted indexes of those values can be walked instead of all instances."""
+    """Instances not yet looked at one by one: the usable ones meeting the constant expressions
+    that pass every test. A spread over an attribute records its class in ``partition``, so
+    that the sorted indexes of those values can be walked instead of all instances."""
 
-    parts: tuple[Sequence[_Slot], ...]
     tests: tuple[Callable[[_Slot], bool], ...] = ()
     partition: Partition | None = None
-
-    def in_order(self) -> Iterable[_Slot]:
-        """The instances in registration order (the final tie-breaker)."""
-        if len(self.parts) == 1:
-            return self.parts[0]
-        return merge(*self.parts, key=_registration)
-
-    def size(self) -> int:
-        return sum(map(len, self.parts))
-
-    def at(self, index: int) -> _Slot:
-        for part in self.parts:
-            if index < len(part):
-                return part[index]
-            index -= len(part)
-        raise IndexError(index)
 
 
 class _Selection:
@@ -692,7 +677,7 @@ class _Selection:
         self.rng = rng
 
     def choose(self, strategies: Sequence[PlacementStrategy]) -> _Slot | None:
-        scope: _Scope | list[_Slot] | None = _Scope((self.state._ordered_slots(),))
+        scope: _Scope | list[_Slot] | None = _Scope()
         for strategy in strategies:
             if isinstance(scope, _Scope):
                 scope = self._narrow_scope(scope, strategy)
@@ -704,13 +689,26 @@ class _Selection:
                 return scope[0]
         if isinstance(scope, list):
             return scope[0]
-        return next(filter(self._admits(scope), scope.in_order()), None)
+        admits, slot_of = self._admits(scope), self.state._slot
+        for _, order in self._registered(scope).entries:
+            if admits(slot_of(order)):
+                return slot_of(order)
+        return None
 
     def _admits(self, scope: _Scope) -> Fits:
-        tests, fits = scope.tests, self.fits
-        if not tests:
-            return fits
-        return lambda slot: all(test(slot) for test in tests) and fits(slot)
+        """The scope's tests, then the fit, as one chain of calls."""
+        admits = self.fits
+        for test in reversed(scope.tests):
+            admits = _both(test, admits)
+        return admits
+
+    def _registered(self, scope: _Scope) -> _Ranking:
+        """The usable instances meeting the constant expressions, in registration order: those
+        of the scope's spread class when it has a single value, else all of them."""
+        if scope.partition is not None and len(scope.partition[1]) == 1:
+            name, (value,) = scope.partition
+            return self.state._ranking((REGISTRATION, self.constant, (name, value)))
+        return self.state._ranking((REGISTRATION, self.constant, None))
 
     def _rankings(self, scope: _Scope, resource: str) -> list[_Ranking]:
         """The sorted indexes that hold every usable instance of the scope meeting the constant
@@ -766,7 +764,7 @@ class _Selection:
         def no_task_of_group(slot: _Slot) -> bool:
             return group not in slot.task_groups
 
-        empty = _Scope(scope.parts, (*scope.tests, no_task_of_group), scope.partition)
+        empty = _Scope((*scope.tests, no_task_of_group), scope.partition)
         if self._has_room(empty):
             return empty
         admits = self._admits(scope)
@@ -776,9 +774,9 @@ class _Selection:
     def _spread_attribute_scope(self, scope: _Scope, name: str) -> _Scope | None:
         """Values by their count of the group's tasks, fewest first; values with equal counts
         tie. The first class with a fitting instance wins."""
-        partition = self.state._partition(name)
         counts = self.state._value_counts_of(self.task.group, name)
-        ranked = sorted(partition, key=lambda value: (counts.get(value, 0), value or ""))
+        ranked = sorted(self.state._values_of(name),
+                        key=lambda value: (counts.get(value, 0), value or ""))
         start = 0
         while start < len(ranked):
             count = counts.get(ranked[start], 0)
@@ -786,11 +784,7 @@ class _Selection:
             while end < len(ranked) and counts.get(ranked[end], 0) == count:
                 end += 1
             values = frozenset(ranked[start:end])
-            narrowed = _Scope(
-                tuple(partition[value] for value in ranked[start:end]),
-                (*scope.tests, _has_value_in(name, values)),
-                (name, values),
-            )
+            narrowed = _Scope((*scope.tests, _has_value_in(name, values)), (name, values))
             if self._has_room(narrowed):
                 return narrowed
             start = end
@@ -809,12 +803,13 @@ class _Selection:
 
     def _random_scope(self, scope: _Scope) -> list[_Slot] | None:
         """Uniform over the fitting instances: a few random draws, then the full list."""
-        admits, size, rng = self._admits(scope), scope.size(), self.rng
-        for _ in range(min(size, RANDOM_TRIES)):
-            slot = scope.at(rng.randrange(size))
+        admits, slot_of, rng = self._admits(scope), self.state._slot, self.rng
+        entries = self._registered(scope).entries
+        for _ in range(min(len(entries), RANDOM_TRIES)):
+            slot = slot_of(entries[rng.randrange(len(entries))][1])
             if admits(slot):
                 return [slot]
-        fitting = list(filter(admits, scope.in_order()))
+        fitting = [slot for _, order in entries if admits(slot := slot_of(order))]
         return [rng.choice(fitting)] if fitting else None
 
     # --- over a list of fitting instances --------------------------------------------------------
@@ -842,6 +837,10 @@ class _Selection:
 
 def _attribute_name(strategy: PlacementStrategy) -> str:
     return (strategy.field or "")[len(ATTRIBUTE_PREFIX) :]
+
+
+def _both(first: Fits, then: Fits) -> Fits:
+    return lambda slot: first(slot) and then(slot)
 
 
 def _has_value_in(name: str, values: frozenset[str | None]) -> Callable[[_Slot], bool]:
