@@ -223,27 +223,35 @@ async def _checked(stream: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
         raise sigv4.aws_error(exc, "rest-xml") from None
 
 
-async def _batched(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    """Chunks gathered to about _BATCH bytes: fewer, larger hash and write steps."""
-    buffer = bytearray(head)
+async def _batched(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """The chunks as they came, in groups of about _BATCH bytes: one hashing step per group,
+    without copying the chunks into one buffer."""
+    group, size = [head], len(head)
     async for chunk in rest:
-        buffer += chunk
-        if len(buffer) >= _BATCH:
-            yield bytes(buffer)
-            buffer.clear()
-    if buffer:
-        yield bytes(buffer)
+        group.append(chunk)
+        size += len(chunk)
+        if size >= _BATCH:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
 
 
-async def _hashed(chunks: AsyncIterator[bytes], digests: BodyDigests,
+async def _hashed(groups: AsyncIterator[list[bytes]], digests: BodyDigests,
                   limit: int) -> AsyncIterator[bytes]:
-    """Hash each batch in a worker thread (hashlib and zlib release the GIL), so the event loop
-    keeps receiving while a batch is hashed."""
-    async for chunk in chunks:
-        if digests.size + len(chunk) > limit:
+    """Hash each group in a worker thread (hashlib and zlib release the GIL), so the event loop
+    keeps receiving while it is hashed; then pass its chunks on to be written."""
+    async for group in groups:
+        if digests.size + sum(map(len, group)) > limit:
             raise entity_too_large(limit)
-        await asyncio.to_thread(digests.update, chunk)
-        yield chunk
+        await asyncio.to_thread(_update_all, digests, group)
+        for chunk in group:
+            yield chunk
+
+
+def _update_all(digests: BodyDigests, chunks: list[bytes]) -> None:
+    for chunk in chunks:
+        digests.update(chunk)
 
 
 async def empty_body() -> AsyncIterator[bytes]:
