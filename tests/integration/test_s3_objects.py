@@ -310,3 +310,17 @@ def test_a_single_put_over_5_gib_is_entity_too_large(portside, bucket):
     response = signed_request("PUT", f"{portside.endpoint}/{bucket}/huge", headers={
         "x-amz-content-sha256": "UNSIGNED-PAYLOAD", "Content-Length": str(5 * 1024**3 + 1)})
     assert response.status_code == 400 and b"EntityTooLarge" in response.content
+
+
+def test_unimplemented_write_options_are_refused_not_dropped(s3, bucket):
+    with pytest.raises(ClientError) as info:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", SSECustomerAlgorithm="AES256",
+                      SSECustomerKey="k" * 32)
+    assert code(info) == "NotImplemented" and status(info) == 501
+    with pytest.raises(ClientError) as info:
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x", ObjectLockMode="GOVERNANCE",
+                      ObjectLockRetainUntilDate=datetime(2030, 1, 1, tzinfo=UTC))
+    assert code(info) == "InvalidRequest"
+    with pytest.raises(ClientError) as info:
+        s3.get_object(Bucket=bucket, Key="k")
+    assert code(info) == "NoSuchKey"

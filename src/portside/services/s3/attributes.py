@@ -25,6 +25,20 @@ OVERRIDES = {"ResponseContentType": "ContentType", "ResponseContentLanguage": "C
              "ResponseExpires": "Expires"}
 
 
+def refuse_unsupported(params: dict[str, Any]) -> None:
+    """Write options portside does not implement are refused, never silently dropped: data a
+    client believes encrypted with its own key, or locked, must not be stored as if it were."""
+    if params.get("SSECustomerAlgorithm") or params.get("SSECustomerKey"):
+        raise error("NotImplemented", "portside does not implement server-side encryption with "
+                    "customer-provided keys (SSE-C).", Header="x-amz-server-side-encryption-"
+                    "customer-algorithm")
+    if params.get("ObjectLockMode") or params.get("ObjectLockLegalHoldStatus"):
+        raise error("InvalidRequest", "Bucket is missing Object Lock Configuration")
+    if params.get("WriteOffsetBytes") is not None:
+        raise error("NotImplemented", "portside does not implement appends "
+                    "(x-amz-write-offset-bytes).", Header="x-amz-write-offset-bytes")
+
+
 def check_key(key: str) -> None:
     if len(key.encode("utf-8", "surrogatepass")) > KEY_LIMIT:
         raise error("KeyTooLongError", "Your key is too long", Size=len(key.encode()),

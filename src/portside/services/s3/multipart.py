@@ -88,6 +88,7 @@ class MultipartHandlers:
                                 params: dict[str, Any]) -> dict[str, Any]:
         bucket_name, key = params["Bucket"], params["Key"]
         attributes.check_key(key)
+        attributes.refuse_unsupported(params)
         requested = params.get("ChecksumAlgorithm")
         algorithm, kind = checksum_plan(requested.upper() if requested else None,
                                         params.get("ChecksumType"))

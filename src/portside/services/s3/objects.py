@@ -129,6 +129,7 @@ class ObjectHandlers:
     async def put_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         bucket_name, key = params["Bucket"], params["Key"]
         attributes.check_key(key)
+        attributes.refuse_unsupported(params)
         if (params.get("ContentLength") or 0) > MAX_PUT_SIZE:
             raise entity_too_large(MAX_PUT_SIZE)
         expected = checksums.expected_checksum(params)
@@ -190,6 +191,7 @@ class ObjectHandlers:
     async def copy_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         bucket_name, key = params["Bucket"], params["Key"]
         attributes.check_key(key)
+        attributes.refuse_unsupported(params)
         source = parse_copy_source(params["CopySource"])
         directive = params.get("MetadataDirective") or "COPY"
         tagging_directive = params.get("TaggingDirective") or "COPY"
