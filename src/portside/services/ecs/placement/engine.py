@@ -303,32 +303,37 @@ def _expression(query: ClusterQuery) -> str:
     return query.expression
 
 
-# A ranking by registration order: the final tie-breaker's.
+# What a ranking sorts by: CPU or MEMORY left (binpack), REGISTRATION order (the final
+# tie-breaker), or (TASKS_OF, group): the group's tasks on the instance (spread on instanceId).
 REGISTRATION = "registration"
-# (cpu | memory | registration, the call's constant expressions, (attribute, value) of a spread
-# class or None)
-RankingKey = tuple[str, tuple[ClusterQuery, ...], tuple[str, str | None] | None]
+TASKS_OF = "tasks of"
+Measure = str | tuple[str, str]
+# (measure, the call's constant expressions, (attribute, value) of a spread class or None)
+RankingKey = tuple[Measure, tuple[ClusterQuery, ...], tuple[str, str | None] | None]
 
 
 class _Ranking:
     """The usable instances that meet some constant expressions (and, for a spread class, carry
-    one attribute value), sorted by what they have left of one resource (binpack's order, and a
-    quick way to the instances with room for a task) or by registration. Kept in step as tasks
-    come and go, so that a call never walks the instances its constraints exclude."""
+    one attribute value), sorted by one measure, then registration. Kept in step as tasks come
+    and go, so that a strategy finds its best fitting instance by walking up from the start,
+    never over the instances the constraints exclude."""
 
-    __slots__ = ("resource", "constant", "partition", "entries", "members")
+    __slots__ = ("measure", "constant", "partition", "entries", "members")
 
     def __init__(self, key: RankingKey, slots: Iterable[_Slot]) -> None:
-        self.resource, self.constant, self.partition = key
+        self.measure, self.constant, self.partition = key
         self.entries = sorted((self.left(slot), slot.order) for slot in slots if self.accepts(slot))
         self.members = {order for _, order in self.entries}
 
     def left(self, slot: _Slot) -> int:
-        if self.resource == CPU:
-            return slot.remaining_cpu
-        if self.resource == MEMORY:
+        measure = self.measure
+        if measure == MEMORY:
             return slot.remaining_memory
-        return slot.order
+        if measure == CPU:
+            return slot.remaining_cpu
+        if measure == REGISTRATION:
+            return slot.order
+        return slot.task_groups.get(measure[1], 0)
 
     def accepts(self, slot: _Slot) -> bool:
         if not slot.usable:
@@ -350,7 +355,7 @@ class _Ranking:
             self.members.discard(slot.order)
 
     def first_from(self, need: int) -> int:
-        """The index of the first entry with at least ``need`` left."""
+        """The index of the first entry measuring at least ``need``."""
         return bisect_left(self.entries, (need, -1))
 
 
@@ -373,6 +378,7 @@ class PlacementState:
         self._next_order = 0
         self._active = 0
         self._rankings: OrderedDict[RankingKey, _Ranking] = OrderedDict()  # least recent first
+        self._by_measure: dict[Measure, list[_Ranking]] = {}
         self._hosts: dict[str, set[_Slot]] = {}  # group → instances with tasks of the group
         # Built on first use: attribute → its values; group → attribute → value → tasks.
         self._values: dict[str, set[str | None]] = {}
@@ -528,27 +534,26 @@ class PlacementState:
 
     def _adjust(self, slot: _Slot, task: TaskDemand, sign: int) -> None:
         """Reserve (sign +1) or give back (-1) one task's resources, ports and group place."""
+        group = task.group
+        before = slot.task_groups.get(group, 0)
+        after = max(before + sign, 0)  # a release the instance does not count changes nothing
+        measures = [CPU] * bool(task.cpu) + [MEMORY] * bool(task.memory)
+        if after != before:
+            measures.append((TASKS_OF, group))
         moved = [
-            ranking for ranking in self._rankings.values()
+            ranking for measure in measures for ranking in self._by_measure.get(measure, ())
             if slot.order in ranking.members
-            and ((ranking.resource == CPU and task.cpu)
-                 or (ranking.resource == MEMORY and task.memory))
         ]
         for ranking in moved:
             ranking.discard(slot)
         slot.remaining_cpu -= sign * task.cpu
         slot.remaining_memory -= sign * task.memory
-        for ranking in moved:
-            ranking.add(slot)
         if sign > 0:
             slot.reserved_ports |= task.ports
             slot.reserved_ports_udp |= task.ports_udp
         else:
             slot.reserved_ports -= task.ports
             slot.reserved_ports_udp -= task.ports_udp
-        group = task.group
-        before = slot.task_groups.get(group, 0)
-        after = max(before + sign, 0)  # a release the instance does not count changes nothing
         if after:
             slot.task_groups[group] = after
             self._hosts.setdefault(group, set()).add(slot)
@@ -558,6 +563,8 @@ class PlacementState:
         for name, counts in self._value_counts.get(group, {}).items():
             value = slot.attributes.get(name)
             counts[value] = counts.get(value, 0) + after - before
+        for ranking in moved:
+            ranking.add(slot)
 
     def _leave_group(self, slot: _Slot, group: str) -> None:
         hosts = self._hosts.get(group)
@@ -590,16 +597,15 @@ class PlacementState:
             by_name[name] = counts
         return counts
 
-    def _hosts_of(self, group: str) -> Iterable[_Slot]:
-        return self._hosts.get(group, ())
-
     def _ranking(self, key: RankingKey) -> _Ranking:
         """The sorted index for ``key``, built on first use and kept up to date after."""
         ranking = self._rankings.get(key)
         if ranking is None:
             ranking = self._rankings[key] = _Ranking(key, self._ordered)
+            self._by_measure.setdefault(ranking.measure, []).append(ranking)
             if len(self._rankings) > RANKINGS_KEPT:
-                self._rankings.popitem(last=False)
+                _, evicted = self._rankings.popitem(last=False)
+                self._by_measure[evicted.measure].remove(evicted)
         else:
             self._rankings.move_to_end(key)
         return ranking
@@ -678,9 +684,10 @@ class _Selection:
 
     def choose(self, strategies: Sequence[PlacementStrategy]) -> _Slot | None:
         scope: _Scope | list[_Slot] | None = _Scope()
-        for strategy in strategies:
+        for index, strategy in enumerate(strategies):
+            last = index == len(strategies) - 1
             if isinstance(scope, _Scope):
-                scope = self._narrow_scope(scope, strategy)
+                scope = self._narrow_scope(scope, strategy, last)
             else:
                 scope = self._narrow_list(scope, strategy)
             if not scope:
@@ -689,11 +696,8 @@ class _Selection:
                 return scope[0]
         if isinstance(scope, list):
             return scope[0]
-        admits, slot_of = self._admits(scope), self.state._slot
-        for _, order in self._registered(scope).entries:
-            if admits(slot_of(order)):
-                return slot_of(order)
-        return None
+        earliest = self._least(scope, REGISTRATION, 0, last=True)
+        return earliest[0] if earliest else None
 
     def _admits(self, scope: _Scope) -> Fits:
         """The scope's tests, then the fit, as one chain of calls."""
@@ -702,53 +706,51 @@ class _Selection:
             admits = _both(test, admits)
         return admits
 
-    def _registered(self, scope: _Scope) -> _Ranking:
-        """The usable instances meeting the constant expressions, in registration order: those
-        of the scope's spread class when it has a single value, else all of them."""
-        if scope.partition is not None and len(scope.partition[1]) == 1:
-            name, (value,) = scope.partition
-            return self.state._ranking((REGISTRATION, self.constant, (name, value)))
-        return self.state._ranking((REGISTRATION, self.constant, None))
-
-    def _rankings(self, scope: _Scope, resource: str) -> list[_Ranking]:
+    def _rankings(self, scope: _Scope, measure: Measure) -> list[_Ranking]:
         """The sorted indexes that hold every usable instance of the scope meeting the constant
         expressions: one, or one per value of the scope's spread class."""
         if scope.partition is None:
-            return [self.state._ranking((resource, self.constant, None))]
+            return [self.state._ranking((measure, self.constant, None))]
         name, values = scope.partition
-        return [self.state._ranking((resource, self.constant, (name, value))) for value in values]
+        return [self.state._ranking((measure, self.constant, (name, value))) for value in values]
 
     # --- over a scope: find the best class without listing the scope ---------------------------
 
     def _narrow_scope(
-        self, scope: _Scope, strategy: PlacementStrategy
+        self, scope: _Scope, strategy: PlacementStrategy, last: bool
     ) -> _Scope | list[_Slot] | None:
         if strategy.type == BINPACK:
-            return self._binpack_scope(scope, CPU if strategy.field == CPU else MEMORY)
+            if strategy.field == CPU:
+                return self._least(scope, CPU, self.task.cpu, last)
+            return self._least(scope, MEMORY, self.task.memory, last)
         if strategy.type == SPREAD and strategy.field == INSTANCE_ID:
-            return self._spread_instances_scope(scope)
+            return self._least(scope, (TASKS_OF, self.task.group), 0, last)
         if strategy.type == SPREAD:
             return self._spread_attribute_scope(scope, _attribute_name(strategy))
         return self._random_scope(scope)
 
-    def _binpack_scope(self, scope: _Scope, resource: str) -> list[_Slot] | None:
-        """Walk the instances by remaining ``resource``, from the task's need upwards: the first
-        that fits has the least left; the ones with as much left tie with it."""
+    def _least(
+        self, scope: _Scope, measure: Measure, start: int, last: bool
+    ) -> list[_Slot] | None:
+        """Walk the scope's instances up ``measure`` from ``start``: the first that fits measures
+        least, and comes first in registration order among those that measure as much. Unless
+        this is the last strategy, the others that measure as much follow it: its ties."""
         admits, slot_of = self._admits(scope), self.state._slot
-        need = self.task.cpu if resource == CPU else self.task.memory
-        starts = []
-        for ranking in self._rankings(scope, resource):
+        firsts = []
+        for ranking in self._rankings(scope, measure):
             entries = ranking.entries
-            index, end = ranking.first_from(need), len(entries)
+            index, end = ranking.first_from(start), len(entries)
             while index < end and not admits(slot_of(entries[index][1])):
                 index += 1
             if index < end:
-                starts.append((entries, index))
-        if not starts:
+                firsts.append((entries[index], entries, index))
+        if not firsts:
             return None
-        least = min(entries[index][0] for entries, index in starts)
+        if last:
+            return [slot_of(min(first[0] for first in firsts)[1])]
+        least = min(first[0][0] for first in firsts)
         ties = []
-        for entries, index in starts:
+        for _, entries, index in firsts:
             while index < len(entries) and entries[index][0] == least:
                 slot = slot_of(entries[index][1])
                 if admits(slot):
@@ -756,20 +758,6 @@ class _Selection:
                 index += 1
         ties.sort(key=_registration)
         return ties
-
-    def _spread_instances_scope(self, scope: _Scope) -> _Scope | list[_Slot] | None:
-        """Instances without a task of the group come first; then the hosts, fewest first."""
-        group = self.task.group
-
-        def no_task_of_group(slot: _Slot) -> bool:
-            return group not in slot.task_groups
-
-        empty = _Scope((*scope.tests, no_task_of_group), scope.partition)
-        if self._has_room(empty):
-            return empty
-        admits = self._admits(scope)
-        hosts = sorted(filter(admits, self.state._hosts_of(group)), key=_registration)
-        return self._narrow_list(hosts, PlacementStrategy(SPREAD, INSTANCE_ID)) if hosts else None
 
     def _spread_attribute_scope(self, scope: _Scope, name: str) -> _Scope | None:
         """Values by their count of the group's tasks, fewest first; values with equal counts
@@ -804,7 +792,7 @@ class _Selection:
     def _random_scope(self, scope: _Scope) -> list[_Slot] | None:
         """Uniform over the fitting instances: a few random draws, then the full list."""
         admits, slot_of, rng = self._admits(scope), self.state._slot, self.rng
-        entries = self._registered(scope).entries
+        entries = self.state._ranking((REGISTRATION, self.constant, None)).entries
         for _ in range(min(len(entries), RANDOM_TRIES)):
             slot = slot_of(entries[rng.randrange(len(entries))][1])
             if admits(slot):
