@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -24,7 +25,13 @@ from portside.services.s3.conditions import (
 )
 from portside.services.s3.copysource import parse_copy_source
 from portside.services.s3.errors import error
-from portside.services.s3.model import dump_json, dump_segments, load_segments, objects
+from portside.services.s3.model import (
+    Segment,
+    dump_json,
+    dump_segments,
+    load_segments,
+    objects,
+)
 from portside.services.s3.ranges import Unsatisfiable, invalid_range, parse_range
 from portside.services.s3.storage import (
     INLINE_MAX,
@@ -157,8 +164,10 @@ class ObjectHandlers:
         return {"ETag": new.etag, **new.checksum_members(), **version_member(bucket, version_id)}
 
     def store_object(self, ctx: RequestContext, bucket_name: str, key: str,
-                     received: Received | list, new: NewObject, conditions: WriteConditions,
-                     event_name: str, on_commit=None) -> tuple[Row, str]:
+                     received: Received | list[Segment], new: NewObject,
+                     conditions: WriteConditions, event_name: str,
+                     on_commit: Callable[[Connection], list[str]] | None = None
+                     ) -> tuple[Row, str]:
         """Commit a new version whose bytes have arrived: the row, the event, and the removal
         of what it replaced. `received` is a body, or the segments of a completed multipart
         upload; `on_commit(conn)` runs last in the same transaction and returns blobs to drop."""
