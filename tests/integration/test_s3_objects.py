@@ -324,3 +324,51 @@ def test_unimplemented_write_options_are_refused_not_dropped(s3, bucket):
     with pytest.raises(ClientError) as info:
         s3.get_object(Bucket=bucket, Key="k")
     assert code(info) == "NoSuchKey"
+
+
+def _signed_chunked_put(endpoint: str, path: str, data: bytes, *, chunk: int = 65536,
+                        tamper: bool = False) -> requests.Response:
+    """A PUT in signed aws-chunked encoding (STREAMING-AWS4-HMAC-SHA256-PAYLOAD), each chunk
+    signed in the chain that starts at the request's own signature."""
+    import hmac
+
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    class Streaming(S3SigV4Auth):
+        def payload(self, request):
+            return "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+
+    pieces = [data[i:i + chunk] for i in range(0, len(data), chunk)] + [b""]
+    encoded_length = sum(len(f"{len(p):x};chunk-signature=") + 64 + 4 + len(p) for p in pieces)
+    request = AWSRequest(method="PUT", url=endpoint + path, headers={
+        "Content-Encoding": "aws-chunked", "x-amz-decoded-content-length": str(len(data)),
+        "Content-Length": str(encoded_length)})
+    Streaming(Credentials("test", "test"), "s3", "us-east-1").add_auth(request)
+    headers = dict(request.headers)
+    timestamp = headers["X-Amz-Date"]
+    scope = f"{timestamp[:8]}/us-east-1/s3/aws4_request"
+    key = b"AWS4test"
+    for part in (timestamp[:8], "us-east-1", "s3", "aws4_request"):
+        key = hmac.digest(key, part.encode(), "sha256")
+    previous = headers["Authorization"].rsplit("Signature=", 1)[1]
+    body = b""
+    for piece in pieces:
+        to_sign = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", timestamp, scope, previous,
+                             hashlib.sha256(b"").hexdigest(), hashlib.sha256(piece).hexdigest()])
+        previous = hmac.digest(key, to_sign.encode(), "sha256").hex()
+        sent = piece[:-1] + b"!" if tamper and piece else piece
+        body += f"{len(piece):x};chunk-signature={previous}\r\n".encode() + sent + b"\r\n"
+    return requests.put(endpoint + path, data=body, headers=headers, timeout=30)
+
+
+def test_signed_aws_chunked_upload(portside, s3, bucket):
+    data = os.urandom(150_000)
+    response = _signed_chunked_put(portside.endpoint, f"/{bucket}/signed", data)
+    assert response.status_code == 200, response.content
+    assert s3.get_object(Bucket=bucket, Key="signed")["Body"].read() == data
+    bad = _signed_chunked_put(portside.endpoint, f"/{bucket}/tampered", data, tamper=True)
+    assert bad.status_code == 403 and b"SignatureDoesNotMatch" in bad.content
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=bucket, Key="tampered")
