@@ -7,12 +7,14 @@ breaks the ties the earlier ones leave); take the first. Tasks of one call are p
 the other, each seeing the resources, ports and group members of the ones before it.
 
 :class:`PlacementState` holds a cluster's instances between calls and keeps what makes a
-placement cheap up to date as tasks are placed and released: the instances sorted by remaining
-CPU and memory (binpack), the hosts and per-value task counts of each group (spread,
-distinctInstance) and each instance's answer to each constant ``memberOf`` expression. A call
-narrows the instances strategy by strategy without looking at most of them; only a task that
-cannot be placed makes it look at every instance, to report why each one refused.
-:func:`place` is the one-shot form over a list of instance views.
+placement cheap up to date as tasks are placed and released: each instance's answer to each
+constant ``memberOf`` expression; sorted indexes of the instances meeting a call's constant
+expressions, by remaining CPU or memory (binpack), by tasks of a group (spread on instanceId) and
+by registration (the final tie-break), also per attribute value (a spread class); and each
+group's task count per attribute value (spread on an attribute). A call narrows the instances
+strategy by strategy, walking up those indexes from the best entry, without looking at most
+instances; only a task that cannot be placed makes it look at every instance, to report why
+each one refused. :func:`place` is the one-shot form over a list of instance views.
 
 What counts for spread and distinctInstance: tasks of the same task group (a service's tasks
 are in group ``service:<name>``) whose desired status is RUNNING — "Amazon ECS looks at the
@@ -379,7 +381,7 @@ class PlacementState:
         self._active = 0
         self._rankings: OrderedDict[RankingKey, _Ranking] = OrderedDict()  # least recent first
         self._by_measure: dict[Measure, list[_Ranking]] = {}
-        self._hosts: dict[str, set[_Slot]] = {}  # group → instances with tasks of the group
+        self._hosts: dict[str, set[_Slot]] = {}  # group → instances with tasks of it
         # Built on first use: attribute → its values; group → attribute → value → tasks.
         self._values: dict[str, set[str | None]] = {}
         self._value_counts: dict[str, dict[str, dict[str | None, int]]] = {}
