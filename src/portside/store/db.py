@@ -8,11 +8,16 @@ directory written by a newer portside is refused rather than silently misread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
+from operator import itemgetter
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Column, Connection, Integer, MetaData, Table, create_engine, event, select
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import Executable
 
 metadata = MetaData()
 
@@ -85,3 +90,30 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def executemany(conn: Connection, statement: Executable,
+                rows: Sequence[Mapping[str, Any]]) -> None:
+    """Run a prebuilt INSERT or UPDATE once per row (every row with the same keys) through the
+    driver's executemany, inside the connection's transaction. SQLAlchemy builds each row's
+    parameters in Python, which costs as much as SQLite's own work on a hot path; the SQL is
+    still what SQLAlchemy compiles for the connection's dialect, once per statement and keys."""
+    if not rows:
+        return
+    sql, values = _compiled(statement, conn.dialect, tuple(rows[0]))
+    params = list(map(values, rows)) if values else list(rows)
+    conn.connection.driver_connection.cursor().executemany(sql, params)
+
+
+@cache
+def _compiled(statement: Executable, dialect: Dialect, keys: tuple[str, ...]
+              ) -> tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]] | None]:
+    """The SQL for the dialect, and for positional parameter styles (SQLite's `?`) the function
+    that puts a row's values in their order."""
+    compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+    order = compiled.positiontup
+    if not order:
+        return str(compiled), None
+    if len(order) == 1:
+        return str(compiled), lambda row: (row[order[0]],)
+    return str(compiled), itemgetter(*order)
