@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from portside.context import RequestContext
 from portside.protocol.errors import error
@@ -38,6 +38,9 @@ Response = dict[str, Any]
 CONTAINER_INSIGHTS = frozenset({"enabled", "disabled", "enhanced"})
 _INCLUDES = frozenset({"ATTACHMENTS", "CONFIGURATIONS", "SETTINGS", "STATISTICS", "TAGS"})
 _LIVE_INSTANCES = ("ACTIVE", "DRAINING")
+_CLUSTER = select(clusters).where(clusters.c.account_id == bindparam("account_id"),
+                                  clusters.c.region == bindparam("region"),
+                                  clusters.c.name == bindparam("name"))
 
 
 def find_cluster(conn: Connection, ctx: RequestContext, reference: str | None,
@@ -49,9 +52,8 @@ def find_cluster(conn: Connection, ctx: RequestContext, reference: str | None,
     if (ref.account_id or ctx.account_id) != ctx.account_id or (
             ref.region or ctx.region) != ctx.region:
         raise cluster_not_found()
-    row = conn.execute(select(clusters).where(
-        clusters.c.account_id == ctx.account_id, clusters.c.region == ctx.region,
-        clusters.c.name == ref.name)).first()
+    row = conn.execute(_CLUSTER, {"account_id": ctx.account_id, "region": ctx.region,
+                                  "name": ref.name}).first()
     if row is None or (active and row.status != "ACTIVE"):
         raise cluster_not_found()
     return row

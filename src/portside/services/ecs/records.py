@@ -69,8 +69,9 @@ class Task:
     def has_eni(self) -> bool:
         return any(a["type"] == "ElasticNetworkInterface" for a in self.doc["attachments"])
 
-    def row(self) -> dict[str, Any]:
-        """The task's row in `ecs_tasks`."""
+    def row(self, definition: str | None = None) -> dict[str, Any]:
+        """The task's row in `ecs_tasks` (`definition`: its definition as JSON, when the
+        caller has it already, as for the tasks of one RunTask)."""
         doc = self.doc
         return {
             "id": self.id, "account_id": self.account_id, "region": self.region,
@@ -85,8 +86,16 @@ class Task:
             "released": self.released,
             "reserved": json.dumps(self.reservation.to_json()),
             "document": json.dumps({**doc, "tags": self.tags}, separators=(",", ":")),
-            "definition": json.dumps(self.definition, separators=(",", ":")),
+            "definition": definition or json.dumps(self.definition, separators=(",", ":")),
         }
+
+    def changes(self) -> dict[str, Any]:
+        """What a change of the task rewrites in its row (`UPDATE_TASK`'s parameters)."""
+        doc = self.doc
+        return {"b_id": self.id, "b_last": doc["lastStatus"], "b_desired": doc["desiredStatus"],
+                "b_acked": self.acked_status, "b_version": doc["version"],
+                "b_stopped_at": doc.get("stoppedAt"), "b_released": self.released,
+                "b_document": json.dumps({**doc, "tags": self.tags}, separators=(",", ":"))}
 
     @classmethod
     def from_row(cls, row: Row) -> Task:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from portside.services.ecs import events
 from portside.services.ecs.arns import cluster_arn, container_instance_arn
@@ -31,6 +31,7 @@ from portside.services.ecs.lifecycle import ENI_STEPS, STAMPS, StopCode, TaskSta
 from portside.services.ecs.model import container_instances, fargate_hosts, revisions, tasks
 from portside.services.ecs.placement.engine import InstanceView, PlacementState
 from portside.services.ecs.records import Reservation, Task
+from portside.store import executemany
 
 if TYPE_CHECKING:
     from portside.events import EventBus
@@ -39,6 +40,20 @@ if TYPE_CHECKING:
 FARGATE_SCOPE = "fargate"
 PENDING_STATES = frozenset({TaskStatus.PROVISIONING, TaskStatus.PENDING, TaskStatus.ACTIVATING})
 LIVE_INSTANCE_STATES = frozenset({"ACTIVE", "DRAINING"})
+
+# Statements built once: the scheduler's hot path runs them for every task and instance.
+READ_REVISION = select(revisions.c.revision).where(revisions.c.scope == bindparam("scope"))
+WRITE_REVISION = update(revisions).where(revisions.c.scope == bindparam("b_scope")).values(
+    revision=bindparam("b_revision"))
+INSERT_TASK = insert(tasks)
+UPDATE_TASK = update(tasks).where(tasks.c.id == bindparam("b_id")).values(
+    last_status=bindparam("b_last"), desired_status=bindparam("b_desired"),
+    acked_status=bindparam("b_acked"), version=bindparam("b_version"),
+    stopped_at=bindparam("b_stopped_at"), released=bindparam("b_released"),
+    document=bindparam("b_document"))
+TOUCH_INSTANCE = update(container_instances).where(
+    container_instances.c.id == bindparam("b_id")).values(
+    version=bindparam("b_version"), updated_at=bindparam("b_updated_at"))
 
 
 def cluster_scope(account_id: str, region: str, cluster: str) -> str:
@@ -203,24 +218,28 @@ class EcsState:
     # -- scopes ---------------------------------------------------------------------------
 
     @contextmanager
-    def write(self, scope: str) -> Iterator[tuple[Connection, ScopeView]]:
-        """A transaction over one scope, with its hosts; the revision is bumped at the end.
-        If the block raises, the in-memory copy is dropped with the rolled-back transaction."""
+    def write(self, scope: str,
+              conn: Connection | None = None) -> Iterator[tuple[Connection, ScopeView]]:
+        """Changes to one scope, with its hosts, in the caller's transaction (or one of its
+        own); the revision is bumped at the end. If anything raises, the in-memory copy is
+        dropped with the rolled-back transaction (and a copy whose revision the rolled-back
+        bump moved on no longer matches the store's, so it reloads)."""
+        if conn is None:
+            with self.store.begin() as own, self.write(scope, own) as found:
+                yield found
+            return
         try:
-            with self.store.begin() as conn:
-                view = self.view(conn, scope)
-                yield conn, view
-                view.revision += 1
-                conn.execute(update(revisions).where(revisions.c.scope == scope)
-                             .values(revision=view.revision))
+            view = self.view(conn, scope)
+            yield conn, view
+            view.revision += 1
+            conn.execute(WRITE_REVISION, {"b_scope": scope, "b_revision": view.revision})
         except BaseException:
             self._views.pop(scope, None)
             raise
 
     def view(self, conn: Connection, scope: str) -> ScopeView:
         """The scope's hosts as of this transaction (read-only use needs no `write`)."""
-        revision = conn.execute(select(revisions.c.revision)
-                                .where(revisions.c.scope == scope)).scalar()
+        revision = conn.execute(READ_REVISION, {"scope": scope}).scalar()
         if revision is None:
             conn.execute(insert(revisions).values(scope=scope, revision=0))
             revision = 0
@@ -237,20 +256,36 @@ class EcsState:
 
     def create(self, conn: Connection, view: ScopeView, new: list[Task], now: float) -> None:
         """Record new tasks on their hosts, each with its first "ECS Task State Change", and
-        each container instance that took some with its new resources."""
+        each container instance that took some with its new resources (the placement index
+        reserved them already)."""
         if not new:
             return
-        conn.execute(insert(tasks), [t.row() for t in new])
-        changed: dict[str, Host] = {}
+        texts: dict[int, str] = {}  # the tasks of one call share their definition
+        rows = []
         for task in new:
-            host = view.hosts[task.host_id] if task.host_id is not None else None
-            if host is not None:
+            text = texts.get(id(task.definition))
+            if text is None:
+                text = texts[id(task.definition)] = json.dumps(task.definition,
+                                                               separators=(",", ":"))
+            rows.append(task.row(text))
+        executemany(conn, INSERT_TASK, rows)
+        published = [(t.account_id, t.region, events.task_state_change(
+            t.account_id, t.region, t.doc, now)) for t in new]
+        touched: dict[str, Host] = {}
+        for task in new:
+            if task.host_id is not None:
+                host = view.hosts[task.host_id]
                 host.hold(task)
-                changed[host.id] = host
-            self._publish_task(conn, task, now)
-        for host in changed.values():
-            if host.arn:
-                self.instance_changed(conn, view, host, now)
+                touched[host.id] = host
+        instances = [h for h in touched.values() if h.arn]
+        for host in instances:
+            host.row["version"] += 1
+            host.row["updated_at"] = now
+            published.append(_instance_event(host, now))
+        executemany(conn, TOUCH_INSTANCE, [
+            {"b_id": h.id, "b_version": h.row["version"], "b_updated_at": now}
+            for h in instances])
+        self.bus.publish_many(conn, published)
 
     def transition(self, conn: Connection, view: ScopeView | None, task: Task, change: Change,
                    now: float) -> bool:
@@ -298,11 +333,12 @@ class EcsState:
                 host = _host_of(view, task)
                 if host is not None:
                     host.held[task.id].status = step
+                    view.sync(host)  # type: ignore[union-attr]  # runningTasksCount
         return True
 
     def _save(self, conn: Connection, task: Task, now: float) -> None:
         task.doc["version"] = task.doc["version"] + 1
-        conn.execute(update(tasks).where(tasks.c.id == task.id).values(task.row()))
+        conn.execute(UPDATE_TASK, task.changes())
         self._publish_task(conn, task, now)
 
     def _publish_task(self, conn: Connection, task: Task, now: float) -> None:
@@ -312,7 +348,7 @@ class EcsState:
     def _release(self, conn: Connection, view: ScopeView | None, task: Task, now: float) -> None:
         """At STOPPED the host gets back what the task held; its instance says so."""
         task.released = True
-        conn.execute(update(tasks).where(tasks.c.id == task.id).values(released=True))
+        conn.execute(UPDATE_TASK, task.changes())
         host = _host_of(view, task)
         if host is None:
             return
@@ -329,7 +365,7 @@ class EcsState:
             task.doc["connectivityAt"] = now
             self._save(conn, task, now)
         else:
-            conn.execute(update(tasks).where(tasks.c.id == task.id).values(acked_status=status))
+            conn.execute(UPDATE_TASK, task.changes())
 
     # -- container instances --------------------------------------------------------------
 
@@ -345,11 +381,7 @@ class EcsState:
         conn.execute(update(container_instances).where(container_instances.c.id == host.id)
                      .values(row))
         view.sync(host)
-        detail = {"clusterArn": cluster_arn(row["region"], row["account_id"], row["cluster"]),
-                  **describe_instance(host)}
-        self.bus.publish(conn, row["account_id"], row["region"],
-                         events.instance_state_change(row["account_id"], row["region"], detail,
-                                                      now))
+        self.bus.publish(conn, *_instance_event(host, now))
 
     def add_instance(self, conn: Connection, view: ScopeView, row: dict[str, Any],
                      now: float) -> Host:
@@ -359,6 +391,14 @@ class EcsState:
         view.hosts[host.id] = host
         self.instance_changed(conn, view, host, now)
         return host
+
+
+def _instance_event(host: Host, now: float) -> tuple[str, str, dict[str, Any]]:
+    row = host.row
+    detail = {"clusterArn": cluster_arn(row["region"], row["account_id"], row["cluster"]),
+              **describe_instance(host)}
+    return (row["account_id"], row["region"],
+            events.instance_state_change(row["account_id"], row["region"], detail, now))
 
 
 def _host_of(view: ScopeView | None, task: Task) -> Host | None:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 
 from portside.auth.actions import Check
 from portside.context import RequestContext
@@ -79,16 +79,22 @@ def parse_reference(value: str, ctx: RequestContext) -> Reference | None:
     return Reference(match.group("family"), int(revision) if revision else None)
 
 
+# Built once: RunTask resolves its task definition on every call.
+_FAMILY = select(task_definitions).where(
+    task_definitions.c.account_id == bindparam("account_id"),
+    task_definitions.c.region == bindparam("region"),
+    task_definitions.c.family == bindparam("family"))
+_REVISION = _FAMILY.where(task_definitions.c.revision == bindparam("revision"))
+_LATEST_ACTIVE = (_FAMILY.where(task_definitions.c.status == ACTIVE)
+                  .order_by(task_definitions.c.revision.desc()).limit(1))
+
+
 def _row_for(conn: Connection, ctx: RequestContext, ref: Reference) -> Row | None:
     """The revision a reference names; a bare family names its latest ACTIVE revision."""
-    query = select(task_definitions).where(
-        task_definitions.c.account_id == ctx.account_id,
-        task_definitions.c.region == ctx.region,
-        task_definitions.c.family == ref.family)
+    key = {"account_id": ctx.account_id, "region": ctx.region, "family": ref.family}
     if ref.revision is not None:
-        return conn.execute(query.where(task_definitions.c.revision == ref.revision)).first()
-    return conn.execute(query.where(task_definitions.c.status == ACTIVE)
-                        .order_by(task_definitions.c.revision.desc()).limit(1)).first()
+        return conn.execute(_REVISION, {**key, "revision": ref.revision}).first()
+    return conn.execute(_LATEST_ACTIVE, key).first()
 
 
 def rendered(row: Row) -> dict[str, Any]:

@@ -112,6 +112,8 @@ class TasksApi(Service):
         _refuse_exec(request)
         strategies = parse_strategies(request.get("placementStrategy") or ())
         token = request.get("clientToken")
+        placed: list[Task] = []
+        failures: list[dict[str, str]] = []
         with self.runtime.store.begin() as conn:
             cluster = find_cluster(conn, ctx, request.get("cluster"))
             if token:
@@ -120,20 +122,18 @@ class TasksApi(Service):
                     return replay
             definition = resolve_task_definition(conn, ctx, request["taskDefinition"])
             td_tags = _definition_tags(conn, definition, request)
-        # The task definition's constraints and the call's count together (at most 10).
-        constraints = parse_constraints([*(definition.get("placementConstraints") or ()),
-                                         *(request.get("placementConstraints") or ())])
-        routes = _routes(request, cluster, count)
-        placed: list[Task] = []
-        failures: list[dict[str, str]] = []
-        for launch, how_many in self._launches(ctx, request, cluster, definition, td_tags,
-                                               routes):
-            if launch.fargate:
-                self._place_fargate(launch, how_many, placed, failures)
-            else:
-                self._place_ec2(launch, how_many, constraints, strategies, placed, failures)
-        if token:
-            with self.runtime.store.begin() as conn:
+            # The task definition's constraints and the call's count together (at most 10).
+            constraints = parse_constraints([*(definition.get("placementConstraints") or ()),
+                                             *(request.get("placementConstraints") or ())])
+            routes = _routes(request, cluster, count)
+            for launch, how_many in self._launches(ctx, request, cluster, definition, td_tags,
+                                                   routes):
+                if launch.fargate:
+                    self._place_fargate(conn, launch, how_many, placed, failures)
+                else:
+                    self._place_ec2(conn, launch, how_many, constraints, strategies, placed,
+                                    failures)
+            if token:
                 conn.execute(insert(client_tokens).values(
                     account_id=ctx.account_id, region=ctx.region, cluster=cluster.name,
                     token=token, request_hash=_request_hash(request),
@@ -218,7 +218,7 @@ class TasksApi(Service):
             launches.append((launch, routes.count(route)))
         return launches
 
-    def _place_ec2(self, launch: Launch, count: int,
+    def _place_ec2(self, conn: Connection, launch: Launch, count: int,
                    constraints: Sequence[PlacementConstraint], strategies: Sequence[Any],
                    placed: list[Task], failures: list[dict[str, str]]) -> None:
         """Place on the cluster's instances of the launch's kind (EC2, EXTERNAL, or the members
@@ -231,7 +231,7 @@ class TasksApi(Service):
                 f"attribute:{name} exists" for name in required)),)
         at = now()
         scope = cluster_scope(launch.account_id, launch.region, launch.cluster)
-        with self.state.write(scope) as (conn, view):
+        with self.state.write(scope, conn) as (conn, view):
             result = view.placement.place([_demand(launch)] * count, rules, strategies,
                                           rng=self.rng)
             new = []
@@ -249,11 +249,11 @@ class TasksApi(Service):
             placed += new
             failures += refused
 
-    def _place_fargate(self, launch: Launch, count: int, placed: list[Task],
+    def _place_fargate(self, conn: Connection, launch: Launch, count: int, placed: list[Task],
                        failures: list[dict[str, str]]) -> None:
         at = now()
         cluster_key = f"{launch.account_id}/{launch.region}/{launch.cluster}"
-        with self.state.write(FARGATE_SCOPE) as (conn, view):
+        with self.state.write(FARGATE_SCOPE, conn) as (conn, view):
             slots = place_fargate(view, launch.region, cluster_key, launch.group,
                                   launch.reservation, count, self.rng)
             new = []
