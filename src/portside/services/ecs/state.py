@@ -106,6 +106,14 @@ class Host:
     used_ports_udp: Counter[int] = field(default_factory=Counter)
     groups: Counter[str] = field(default_factory=Counter)
     held: dict[str, Held] = field(default_factory=dict)  # task id -> what it holds
+    # The JSON columns a description repeats, parsed once per change of the instance.
+    version_info: dict[str, Any] = field(default_factory=dict)
+    registered_resources: list[dict[str, Any]] = field(default_factory=list)
+
+    def parse_columns(self) -> None:
+        self.attributes = json.loads(self.row["attributes"])
+        self.version_info = json.loads(self.row["version_info"])
+        self.registered_resources = json.loads(self.row["registered_resources"])
 
     @property
     def remaining_cpu(self) -> int:
@@ -168,7 +176,7 @@ class Host:
             reserved_ports_udp=self.udp_ports_in_use(), status=self.status,
             agent_connected=self.agent_connected, attributes=self.attributes,
             ec2_instance_id=self.row.get("ec2_instance_id"),
-            agent_version=json.loads(self.row.get("version_info") or "{}").get("agentVersion"),
+            agent_version=self.version_info.get("agentVersion"),
             registered_at=datetime.fromtimestamp(self.row.get("registered_at", 0), UTC),
             running_tasks_count=self.running_tasks_count,
             task_groups={g: n for g, n in self.groups.items() if n > 0})
@@ -377,7 +385,7 @@ class EcsState:
         row.update(columns, version=row["version"] + 1, updated_at=now)
         host.status = row["status"]
         host.agent_connected = row["agent_connected"]
-        host.attributes = json.loads(row["attributes"])
+        host.parse_columns()
         conn.execute(update(container_instances).where(container_instances.c.id == host.id)
                      .values(row))
         view.sync(host)
@@ -445,11 +453,13 @@ def instance_host(row: dict[str, Any]) -> Host:
         ports=frozenset(int(p) for p in resources.get("PORTS", {}).get("stringSetValue", [])),
         ports_udp=frozenset(int(p) for p in
                             resources.get("PORTS_UDP", {}).get("stringSetValue", [])))
-    return Host(id=row["id"], registered=capacity, attributes=json.loads(row["attributes"]),
+    host = Host(id=row["id"], registered=capacity, attributes={},
                 agent_connected=row["agent_connected"], status=row["status"],
                 arn=container_instance_arn(row["region"], row["account_id"], row["cluster"],
                                            row["id"]),
                 row=row)
+    host.parse_columns()
+    return host
 
 
 # -- describing ------------------------------------------------------------------------------
@@ -477,9 +487,9 @@ def describe_instance(host: Host, include_tags: bool = False) -> dict[str, Any]:
         "containerInstanceArn": host.arn,
         "ec2InstanceId": row["ec2_instance_id"],
         "version": row["version"],
-        "versionInfo": json.loads(row["version_info"]),
+        "versionInfo": host.version_info,
         "remainingResources": remaining_resources(host),
-        "registeredResources": json.loads(row["registered_resources"]),
+        "registeredResources": host.registered_resources,
         "status": row["status"],
         "agentConnected": row["agent_connected"],
         "runningTasksCount": host.running_tasks_count,
