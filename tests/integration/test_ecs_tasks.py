@@ -648,3 +648,16 @@ def test_tasks_through_the_aws_cli(portside, ecs, fleet, cluster):
     listed = aws("list-tasks", "--cluster", cluster)
     assert listed["taskArns"] == [arns[1]]
     stop_all(ecs, cluster, arns[1:])
+
+
+def test_tasks_are_taggable_through_tag_resource(ecs, fleet, cluster):
+    host(fleet, cluster)
+    arn = arns_of(ecs.run_task(cluster=cluster, taskDefinition=register(ecs),
+                               tags=[{"key": "a", "value": "1"}]))[0]
+    ecs.tag_resource(resourceArn=arn, tags=[{"key": "b", "value": "2"}])
+    assert ecs.list_tags_for_resource(resourceArn=arn)["tags"] == [
+        {"key": "a", "value": "1"}, {"key": "b", "value": "2"}]
+    ecs.untag_resource(resourceArn=arn, tagKeys=["a"])
+    found = ecs.describe_tasks(cluster=cluster, tasks=[arn], include=["TAGS"])["tasks"][0]
+    assert found["tags"] == [{"key": "b", "value": "2"}]
+    stop_all(ecs, cluster, [arn])

@@ -54,6 +54,7 @@ from portside.services.ecs.placement.engine import PlacementConstraint
 from portside.services.ecs.records import Task
 from portside.services.ecs.state import (
     FARGATE_SCOPE,
+    UPDATE_TASK,
     Change,
     ScopeView,
     cluster_scope,
@@ -500,3 +501,20 @@ def _replay(conn: Connection, ctx: RequestContext, cluster: str, token: str,
     return {"tasks": [t.describe(include_tags=True) for t in found if t is not None],
             "failures": earlier["failures"]}
 
+
+
+def _read_tags(conn: Connection, arn: tagging.ResourceArn) -> tagging.Tags | None:
+    row = conn.execute(select(tasks).where(
+        tasks.c.id == arn.resource_id.rsplit("/", 1)[-1], tasks.c.account_id == arn.account_id,
+        tasks.c.region == arn.region)).first()
+    return Task.from_row(row).tags if row is not None else None
+
+
+def _write_tags(conn: Connection, arn: tagging.ResourceArn, tags: tagging.Tags) -> None:
+    """A task's tags live in its document; tagging changes no state, so no version."""
+    task = reread_task(conn, arn.resource_id.rsplit("/", 1)[-1])
+    task.tags = tags
+    conn.execute(UPDATE_TASK, task.changes())
+
+
+tagging.register("task", tagging.TagHolder(_read_tags, _write_tags))
