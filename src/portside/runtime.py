@@ -13,6 +13,7 @@ from portside.services.base import PlannedService, Service
 from portside.services.cloudtrail.api import CloudTrail
 from portside.services.ecs.api import Ecs
 from portside.services.iam.api import Iam
+from portside.services.logs.api import Logs
 from portside.services.s3.api import S3
 from portside.services.secretsmanager.api import SecretsManager
 from portside.services.sqs.api import Sqs
@@ -20,10 +21,11 @@ from portside.services.ssm.api import Ssm
 from portside.services.sts.api import Sts
 from portside.store import BlobStore, Store
 
-SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, Ecs, SecretsManager, Ssm, CloudTrail)
+SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, Ecs, SecretsManager, Ssm, CloudTrail,
+                                       Logs)
 
 # In portside's plan, not built yet: every operation answers 501 NotImplemented.
-PLANNED = ("ecr", "eks", "events", "logs")
+PLANNED = ("ecr", "eks", "events")
 
 
 class Runtime:

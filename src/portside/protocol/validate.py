@@ -40,6 +40,8 @@ _ERRORS: dict[str, tuple[str, str]] = {
     "query": ("ValidationError", "ValidationError"),
     "rest-xml": ("InvalidArgument", "InvalidArgument"),
     "sqs": ("InvalidParameterValue", "MissingParameter"),
+    # CloudWatch Logs answers broken constraints with its InvalidParameterException.
+    "logs": ("InvalidParameterException", "InvalidParameterException"),
     "s3": ("InvalidArgument", "MissingRequestBodyError"),
 }
 
