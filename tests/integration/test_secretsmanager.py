@@ -377,6 +377,24 @@ def test_batch_get_secret_value_by_filters_pages(sm):
         "InvalidParameterException"
 
 
+def test_batch_reads_need_get_secret_value_on_each_secret(portside, sm):
+    allowed, other = unique("batch-allowed"), unique("batch-other")
+    allowed_arn = sm.create_secret(Name=allowed, SecretString="yes")["ARN"]
+    sm.create_secret(Name=other, SecretString="no")
+    _, key = new_user(portside, policy(
+        {"Effect": "Allow", "Action": "secretsmanager:BatchGetSecretValue", "Resource": "*"},
+        {"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": allowed_arn}))
+    answer = client_as(portside, "secretsmanager", key).batch_get_secret_value(
+        SecretIdList=[allowed, other])
+    assert [v["SecretString"] for v in answer["SecretValues"]] == ["yes"]
+    assert [(e["SecretId"], e["ErrorCode"]) for e in answer["Errors"]] == [
+        (other, "AccessDeniedException")]
+    records = trail_records(portside, "secretsmanager.amazonaws.com")
+    reads = {(r["requestParameters"]["secretId"], r.get("errorCode")) for r in records
+             if r["eventName"] == "GetSecretValue"}
+    assert {(allowed, None), (other, "AccessDenied")} <= reads
+
+
 # -- random passwords --------------------------------------------------------------------------
 
 def test_random_passwords_honour_their_options(sm, portside):

@@ -400,6 +400,8 @@ def test_secrets_manager_secrets_read_through_parameter_store(portside, ssm):
     error = error_of(lambda: ssm.get_parameter(Name=reference))
     assert error == {"Code": "ValidationException", "Message": "WithDecryption flag must be True "
                      "for retrieving a Secret Manager secret."}
+    assert error_of(lambda: ssm.get_parameters(Names=[reference]))["Code"] == \
+        "ValidationException"
     both = ssm.get_parameters(Names=[reference, "/aws/reference/secretsmanager/none"],
                               WithDecryption=True)
     assert [p["Value"] for p in both["Parameters"]] == ["via-ssm"]

@@ -26,6 +26,7 @@ from portside.gateway.authorize import authorize_check
 from portside.protocol.errors import AwsError
 from portside.services import pagination, tag_lists
 from portside.services.base import ResourcePolicy, Service
+from portside.services.cloudtrail.records import build_record
 from portside.services.secretsmanager import errors, filters, ids, policies, records, staging
 from portside.services.secretsmanager.access import AccessRules
 from portside.services.secretsmanager.passwords import (
@@ -254,11 +255,14 @@ class SecretsManager(Service):
                     invalid=errors.invalid_next_token)
                 targets = [(s.arn, s) for s in chunk]
             for secret_id, secret in targets:
+                failure = None
                 try:
                     values.append(self._batch_read(conn, ctx, secret_id, secret))
                 except AwsError as exc:
+                    failure = exc
                     failures.append({"SecretId": secret_id, "ErrorCode": exc.code,
                                      "Message": exc.message})
+                self._record_read(ctx, secret_id, failure)
         response: dict[str, Any] = {"SecretValues": values, "Errors": failures}
         if token:
             response["NextToken"] = token
@@ -275,6 +279,16 @@ class SecretsManager(Service):
         if secret.scheduled_for_deletion:
             raise errors.marked_for_deletion()
         return self._read(conn, secret, None, None)
+
+    def _record_read(self, ctx: RequestContext, secret_id: str,
+                     failure: AwsError | None) -> None:
+        """CloudTrail's GetSecretValue record of one secret of a batch, as AWS writes one per
+        secret (the batch's own record is written by the gateway)."""
+        read = replace(ctx, operation="GetSecretValue")
+        params = {"SecretId": secret_id}
+        record = build_record(read, "secretsmanager.amazonaws.com",
+                              self.model.operation_model("GetSecretValue"), params, None, failure)
+        self.runtime.trail.record(read, record, params)
 
     def authorize(self, ctx: RequestContext, check: Check) -> None:
         """Enforce one further check (a secret of a batch, a secret read through Parameter

@@ -42,6 +42,9 @@ MAX_LABELS_PER_VERSION = 10
 BY_PATH_PAGE = 10
 DESCRIBE_PAGE = 50
 HISTORY_PAGE = 50
+# What GetParameters reports in InvalidParameters rather than failing the call for.
+_MISSING = frozenset({"ParameterNotFound", "ParameterVersionNotFound", "ValidationException"})
+_MISSING_REFERENCE = frozenset({"ResourceNotFoundException"})
 
 
 class Ssm(Service):
@@ -176,13 +179,12 @@ class Ssm(Service):
         invalid: list[str] = []
         with self.runtime.store.begin() as conn:
             for given in dict.fromkeys(request["Names"]):
+                reference = references.is_reference(given)
                 try:
-                    shown.append(self._reference(ctx, given, decrypt)
-                                 if references.is_reference(given)
+                    shown.append(self._reference(ctx, given, decrypt) if reference
                                  else self._one_of_many(conn, ctx, given, decrypt))
                 except AwsError as exc:
-                    if exc.code not in ("ParameterNotFound", "ParameterVersionNotFound",
-                                        "ValidationException", "ResourceNotFoundException"):
+                    if exc.code not in (_MISSING_REFERENCE if reference else _MISSING):
                         raise
                     invalid.append(given)
         return {"Parameters": shown, "InvalidParameters": invalid}
