@@ -20,3 +20,8 @@ class RequestContext:
     operation: str = ""  # the AWS operation name, e.g. GetCallerIdentity
     secure_transport: bool = False  # aws:SecureTransport: the request came over TLS
     host: str = ""  # the Host header: how the client reached portside (SQS queue URLs use it)
+    # A service acting for a resource (an EventBridge rule sending to a queue): the condition
+    # keys aws:SourceArn and aws:SourceAccount, which resource policies test against confused
+    # deputies.
+    source_arn: str | None = None
+    source_account: str | None = None

@@ -25,6 +25,7 @@ from portside.auth.chunked import open_payload
 from portside.auth.identity import AccessKey, Principal, PrincipalType
 from portside.context import RequestContext
 from portside.gateway.authorize import authorize
+from portside.gateway.inprocess import audit
 from portside.gateway.routing import ENVELOPE_SERVICE, Route, UnroutableRequest, route
 from portside.ids import new_uuid
 from portside.protocol.errors import (
@@ -39,7 +40,6 @@ from portside.protocol.parsers import parse_request
 from portside.protocol.serializers import serialize_error, serialize_response
 from portside.protocol.validate import validate_params
 from portside.runtime import Runtime
-from portside.services.cloudtrail.records import build_record
 
 log = logging.getLogger("portside.gateway")
 
@@ -135,9 +135,7 @@ class Gateway:
         if ctx is not None and not ctx.operation:
             ctx.operation = target.operation_hint()
         if ctx is not None and ctx.operation:
-            record = build_record(ctx, f"{model.signing_name}.amazonaws.com", operation,
-                                  params, result, failure)
-            self.runtime.trail.record(ctx, record, params)
+            audit(self.runtime, ctx, model, operation, params, result, failure)
         return response
 
     def authenticate(self, target: Route, request_id: str, source_ip: str,

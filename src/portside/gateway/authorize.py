@@ -68,13 +68,18 @@ def global_keys(ctx: RequestContext) -> dict[str, Any]:
     """The global condition keys every request carries.
     https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html"""
     now = datetime.now(UTC)
-    return {
+    keys: dict[str, Any] = {
         "aws:SourceIp": ctx.source_ip,
         "aws:CurrentTime": now,
         "aws:EpochTime": int(now.timestamp()),
         "aws:SecureTransport": ctx.secure_transport,
         "aws:RequestedRegion": ctx.region,
     }
+    if ctx.source_arn:
+        keys["aws:SourceArn"] = ctx.source_arn
+    if ctx.source_account:
+        keys["aws:SourceAccount"] = ctx.source_account
+    return keys
 
 
 def request_tag_keys(params: dict[str, Any]) -> dict[str, Any]:
