@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, delete, insert, select
+from sqlalchemy import Connection, Row, bindparam, delete, insert, select
 
 from portside.auth.actions import Check
 from portside.context import RequestContext
@@ -74,6 +74,12 @@ DEFAULT_STOP_REASON = "Task stopped by user"
 PLATFORM_VERSIONS = ("LATEST", "1.4.0")
 _TASK_ENI = "ecs.capability.task-eni"
 ATTRIBUTE = "ATTRIBUTE"  # a failure reason: the instance lacks an attribute the task needs
+# Built once: every RunTask of the SDKs and the CLI carries a client token.
+_TOKEN = select(client_tokens).where(
+    client_tokens.c.account_id == bindparam("account_id"),
+    client_tokens.c.region == bindparam("region"), client_tokens.c.cluster == bindparam("cluster"),
+    client_tokens.c.token == bindparam("token"), client_tokens.c.created_at >= bindparam("since"))
+_REMEMBER_TOKEN = insert(client_tokens)
 
 
 class TasksApi(Service):
@@ -135,11 +141,12 @@ class TasksApi(Service):
                     self._place_ec2(conn, launch, how_many, constraints, strategies, placed,
                                     failures)
             if token:
-                conn.execute(insert(client_tokens).values(
-                    account_id=ctx.account_id, region=ctx.region, cluster=cluster.name,
-                    token=token, request_hash=_request_hash(request),
-                    response=dumps({"taskArns": [t.arn for t in placed],
-                                    "failures": failures}), created_at=now()))
+                conn.execute(_REMEMBER_TOKEN, {
+                    "account_id": ctx.account_id, "region": ctx.region,
+                    "cluster": cluster.name, "token": token,
+                    "request_hash": _request_hash(request), "created_at": now(),
+                    "response": dumps({"taskArns": [t.arn for t in placed],
+                                       "failures": failures})})
         self.agents.assign(placed)
         return {"tasks": [t.describe(include_tags=True) for t in placed], "failures": failures}
 
@@ -487,10 +494,9 @@ def _replay(conn: Connection, ctx: RequestContext, cluster: str, token: str,
             request: Request) -> Response | None:
     """The answer to a RunTask retried with its client token: the same tasks as they are now;
     ConflictException when the token came with other parameters."""
-    row = conn.execute(select(client_tokens).where(
-        client_tokens.c.account_id == ctx.account_id, client_tokens.c.region == ctx.region,
-        client_tokens.c.cluster == cluster, client_tokens.c.token == token,
-        client_tokens.c.created_at >= now() - CLIENT_TOKEN_TTL)).first()
+    row = conn.execute(_TOKEN, {"account_id": ctx.account_id, "region": ctx.region,
+                                "cluster": cluster, "token": token,
+                                "since": now() - CLIENT_TOKEN_TTL}).first()
     if row is None:
         return None
     earlier = json.loads(row.response)
