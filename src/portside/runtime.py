@@ -12,6 +12,7 @@ from portside.events import EventBus
 from portside.services.base import PlannedService, Service
 from portside.services.cloudtrail.api import CloudTrail
 from portside.services.ecs.api import Ecs
+from portside.services.events.api import Events
 from portside.services.iam.api import Iam
 from portside.services.logs.api import Logs
 from portside.services.s3.api import S3
@@ -21,11 +22,11 @@ from portside.services.ssm.api import Ssm
 from portside.services.sts.api import Sts
 from portside.store import BlobStore, Store
 
-SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, Ecs, SecretsManager, Ssm, CloudTrail,
-                                       Logs)
+SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, Ecs, Events, SecretsManager, Ssm,
+                                       CloudTrail, Logs)
 
 # In portside's plan, not built yet: every operation answers 501 NotImplemented.
-PLANNED = ("ecr", "eks", "events")
+PLANNED = ("ecr", "eks")
 
 
 class Runtime:

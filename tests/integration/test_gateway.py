@@ -53,7 +53,6 @@ def test_health_lists_version_and_every_service(portside):
 
 @pytest.mark.parametrize("service, call", [
     ("ecs", lambda c: c.describe_clusters(clusters=["a", "b"], include=["TAGS"])),
-    ("events", lambda c: c.put_rule(Name="r", EventPattern='{"source":["aws.s3"]}')),
     ("eks", lambda c: c.list_clusters(maxResults=5, include=["all"])),
     ("eks", lambda c: c.describe_cluster(name="prod")),
 ])
