@@ -375,6 +375,9 @@ def _routes(request: Request, cluster: Row, count: int) -> list[Route]:
     """Per task, where it launches: the call's launch type, else its capacity provider
     strategy, else the cluster's default strategy, else EC2."""
     launch_type = request.get("launchType")
+    if launch_type == "MANAGED_INSTANCES":
+        raise error("UnsupportedFeatureException",
+                    "portside does not provide ECS Managed Instances.")
     if launch_type:
         return [Route(launch_type)] * count
     strategy = request.get("capacityProviderStrategy")
