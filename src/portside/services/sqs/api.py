@@ -12,7 +12,8 @@ import base64
 import binascii
 import re
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -24,6 +25,7 @@ from portside.services.base import ResourcePolicy, Service
 from portside.services.sqs import attributes as queue_attributes
 from portside.services.sqs import delivery
 from portside.services.sqs.access import ACTIONS
+from portside.services.sqs.commits import GroupCommit
 from portside.services.sqs.fifo import (
     ATTEMPT_WINDOW,
     DEDUPLICATION_WINDOW,
@@ -62,6 +64,7 @@ class Sqs(Service):
     def __init__(self, runtime) -> None:
         super().__init__(runtime)
         self.queues = QueueRegistry(runtime.store)
+        self.commits = GroupCommit(runtime.store)
         self.wakeups = Wakeups()
         self.attempts = ReceiveAttempts()
 
@@ -232,14 +235,15 @@ class Sqs(Service):
 
     # -- sending ------------------------------------------------------------------------------
 
-    def send_message(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    async def send_message(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(ctx, request["QueueUrl"])
         now = time.time()
         message = prepare(queue, request, _sender_id(ctx), now)
-        self._enqueue(queue, [message], now)
+        await self._enqueue(queue, [message], now)
         return message.answer
 
-    def send_message_batch(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    async def send_message_batch(self, ctx: RequestContext,
+                                 request: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(ctx, request["QueueUrl"])
         entries = request["Entries"]
         _check_batch(entries, "SendMessageBatchRequestEntry")
@@ -259,20 +263,21 @@ class Sqs(Service):
                 continue
             message.entry_id = entry["Id"]
             messages.append(message)
-        self._enqueue(queue, messages, now)
+        await self._enqueue(queue, messages, now)
         return {"Successful": [{"Id": m.entry_id, **m.answer} for m in messages],
                 "Failed": failed}
 
-    def _enqueue(self, queue: Queue, messages: list[Outgoing], now: float) -> None:
-        """Store messages in one transaction, then wake the queue's long polls. FIFO queues
-        answer a duplicate with the message it duplicates, and store it no second time."""
+    async def _enqueue(self, queue: Queue, messages: list[Outgoing], now: float) -> None:
+        """Store messages, committed before the answer, then wake the queue's long polls. FIFO
+        queues answer a duplicate with the message it duplicates, and store it no second time."""
         if not messages:
             return
-        with self.runtime.store.begin() as conn:
-            if queue.fifo:
-                _enqueue_fifo(conn, queue, messages, now)
-            else:
-                delivery.enqueue(conn, [m.row for m in messages], want_ids=False)
+        if queue.fifo:
+            await self.commits.run(partial(_enqueue_fifo, queue=queue, messages=messages,
+                                           now=now))
+        else:
+            await self.commits.run(partial(delivery.enqueue, rows=[m.row for m in messages],
+                                           want_ids=False))
         self.wakeups.notify(queue.id)
 
     # -- receiving ----------------------------------------------------------------------------
@@ -292,7 +297,8 @@ class Sqs(Service):
         view = View.of(request)
         deadline = time.monotonic() + wait
         while True:
-            received, next_visible = self._receive_now(queue, limit or 1, visibility, attempt_id)
+            received, next_visible = await self._receive_now(queue, limit or 1, visibility,
+                                                             attempt_id)
             remaining = deadline - time.monotonic()
             if received or remaining <= 0:
                 return {"Messages": view.render(queue, received)} if received else {}
@@ -304,34 +310,32 @@ class Sqs(Service):
                 return {}  # deleted while we waited
             queue = current
 
-    def _receive_now(self, queue: Queue, limit: int, visibility: int | None,
-                     attempt_id: str | None) -> tuple[list[delivery.Received], float | None]:
+    async def _receive_now(self, queue: Queue, limit: int, visibility: int | None,
+                           attempt_id: str | None) -> tuple[list[delivery.Received], float | None]:
         """Receive what is receivable now; when nothing is, also say when something next
         becomes visible (a delay or a visibility timeout ending)."""
         now = time.time()
         seconds = queue.seconds("VisibilityTimeout") if visibility is None else visibility
-        with self.runtime.store.begin() as conn:
-            retried = self._retry_attempt(conn, queue, attempt_id, now)
+        attempt = self.attempts.recall(queue.id, attempt_id, now) if attempt_id else None
+        dead_letter = self._dead_letter_queue(queue)
+
+        def work(conn: Connection) -> tuple[delivery.Outcome, float | None]:
+            retried = delivery.retake(conn, queue, attempt.receipts, attempt.visibility, now) \
+                if attempt is not None else None
             if retried is not None:
-                return retried, None
-            outcome = delivery.receive(conn, queue, self._dead_letter_queue(queue), limit,
-                                       seconds, now)
-            received = outcome.received
-            next_visible = None if received else delivery.next_visible(conn, queue.id, now)
+                return delivery.Outcome(retried, set()), None
+            outcome = delivery.receive(conn, queue, dead_letter, limit, seconds, now)
+            return outcome, None if outcome.received else delivery.next_visible(conn, queue.id,
+                                                                                 now)
+
+        outcome, next_visible = await self.commits.run(work)
         for queue_id in outcome.dead_lettered_to:
             self.wakeups.notify(queue_id)
-        if attempt_id and received:
-            receipts = tuple((r.row.id, r.token) for r in received)
+        if attempt_id and outcome.received:
+            receipts = tuple((r.row.id, r.token) for r in outcome.received)
             self.attempts.remember(queue.id, attempt_id,
                                    Attempt(now + ATTEMPT_WINDOW, receipts, seconds))
-        return received, next_visible
-
-    def _retry_attempt(self, conn: Connection, queue: Queue, attempt_id: str | None,
-                       now: float) -> list[delivery.Received] | None:
-        attempt = self.attempts.recall(queue.id, attempt_id, now) if attempt_id else None
-        if attempt is None:
-            return None
-        return delivery.retake(conn, queue, attempt.receipts, attempt.visibility, now)
+        return outcome.received, next_visible
 
     def _dead_letter_queue(self, queue: Queue) -> Queue | None:
         if queue.redrive is None:
@@ -344,92 +348,64 @@ class Sqs(Service):
 
     # -- deleting and visibility --------------------------------------------------------------
 
-    def delete_message(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+    async def delete_message(self, ctx: RequestContext,
+                             request: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(ctx, request["QueueUrl"])
         receipt = _receipt(queue, request["ReceiptHandle"])
-        failure = self._delete(queue, [(receipt, request["ReceiptHandle"])])[0]
+        failure = (await self._delete(queue, [(receipt, request["ReceiptHandle"])]))[0]
         if failure is not None:
             raise failure
         return {}
 
-    def delete_message_batch(self, ctx: RequestContext,
-                             request: dict[str, Any]) -> dict[str, Any]:
+    async def delete_message_batch(self, ctx: RequestContext,
+                                   request: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(ctx, request["QueueUrl"])
         entries = request["Entries"]
         _check_batch(entries, "DeleteMessageBatchRequestEntry")
-        return self._batch(entries, lambda items: self._delete(queue, items),
-                           lambda entry: (_receipt(queue, entry["ReceiptHandle"]),
-                                          entry["ReceiptHandle"]))
+        return await self._batch(entries, partial(self._delete, queue),
+                                 lambda entry: (_receipt(queue, entry["ReceiptHandle"]),
+                                                entry["ReceiptHandle"]))
 
-    def _delete(self, queue: Queue,
-                items: Sequence[tuple[Receipt, str]]) -> list[AwsError | None]:
-        """Delete received messages. A standard queue takes a stale handle and deletes nothing
-        (DeleteMessage API reference); a FIFO queue refuses a handle whose receive is over."""
-        now = time.time()
-        with self.runtime.store.begin() as conn:
-            if not queue.fifo:
-                delivery.delete_received(conn, queue.id,
-                                         [(r.row_id, r.token) for r, _ in items])
-                return [None] * len(items)
-            rows = delivery.rows_by_id(conn, queue.id, [r.row_id for r, _ in items])
-            failures: list[AwsError | None] = []
-            deletable = []
-            for receipt, handle in items:
-                row = rows.get(receipt.row_id)
-                if row is not None and (row.receipt != receipt.token or row.visible_at <= now):
-                    failures.append(_expired_handle(handle))
-                    continue
-                failures.append(None)
-                if row is not None:
-                    deletable.append(row.id)
-            delivery.delete_rows(conn, deletable)
-        if deletable:
+    async def _delete(self, queue: Queue,
+                      items: Sequence[tuple[Receipt, str]]) -> list[AwsError | None]:
+        failures, deleted = await self.commits.run(partial(_delete_received, queue=queue,
+                                                           items=items, now=time.time()))
+        if deleted and queue.fifo:
             self.wakeups.notify(queue.id)  # the messages' groups are open again
         return failures
 
-    def change_message_visibility(self, ctx: RequestContext,
-                                  request: dict[str, Any]) -> dict[str, Any]:
+    async def change_message_visibility(self, ctx: RequestContext,
+                                        request: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(ctx, request["QueueUrl"])
         item = (_receipt(queue, request["ReceiptHandle"]), request["ReceiptHandle"],
                 _visibility(request["VisibilityTimeout"]))
-        failure = self._change_visibility(queue, [item])[0]
+        failure = (await self._change_visibility(queue, [item]))[0]
         if failure is not None:
             raise failure
         return {}
 
-    def change_message_visibility_batch(self, ctx: RequestContext,
-                                        request: dict[str, Any]) -> dict[str, Any]:
+    async def change_message_visibility_batch(self, ctx: RequestContext,
+                                              request: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(ctx, request["QueueUrl"])
         entries = request["Entries"]
         _check_batch(entries, "ChangeMessageVisibilityBatchRequestEntry")
-        return self._batch(entries, lambda items: self._change_visibility(queue, items),
-                           lambda entry: (_receipt(queue, entry["ReceiptHandle"]),
-                                          entry["ReceiptHandle"],
-                                          _visibility(entry.get("VisibilityTimeout") or 0)))
+        return await self._batch(entries, partial(self._change_visibility, queue),
+                                 lambda entry: (_receipt(queue, entry["ReceiptHandle"]),
+                                                entry["ReceiptHandle"],
+                                                _visibility(entry.get("VisibilityTimeout") or 0)))
 
-    def _change_visibility(self, queue: Queue, items: Sequence[tuple[Receipt, str, int]]
-                           ) -> list[AwsError | None]:
-        """Set how long received messages stay in flight, counted from now; at most 12 hours
-        from their receive."""
-        now = time.time()
-        failures: list[AwsError | None] = []
-        changes = []
-        with self.runtime.store.begin() as conn:
-            rows = delivery.rows_by_id(conn, queue.id, [r.row_id for r, _, _ in items])
-            for receipt, handle, timeout in items:
-                failure = _visibility_failure(rows.get(receipt.row_id), receipt, handle,
-                                              timeout, now)
-                failures.append(failure)
-                if failure is None:
-                    changes.append((receipt.row_id, now + timeout))
-            delivery.set_visible_at(conn, changes)
-        if changes:
+    async def _change_visibility(self, queue: Queue, items: Sequence[tuple[Receipt, str, int]]
+                                 ) -> list[AwsError | None]:
+        failures = await self.commits.run(partial(_set_visibility, queue=queue, items=items,
+                                                  now=time.time()))
+        if any(f is None for f in failures):
             self.wakeups.notify(queue.id)
         return failures
 
-    def _batch(self, entries: list[dict[str, Any]],
-               run: Callable[[list[Any]], list[AwsError | None]],
-               item_of: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    @staticmethod
+    async def _batch(entries: list[dict[str, Any]],
+                     run: Callable[[list[Any]], Awaitable[list[AwsError | None]]],
+                     item_of: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
         """Run a batch of entries as one call; an entry that fails alone is reported in
         Failed while the others go on."""
         failed, valid, ids = [], [], []
@@ -440,7 +416,7 @@ class Sqs(Service):
             except AwsError as exc:
                 failed.append(_failure(entry["Id"], exc))
         successful = []
-        for entry_id, failure in zip(ids, run(valid) if valid else [], strict=True):
+        for entry_id, failure in zip(ids, await run(valid) if valid else [], strict=True):
             if failure is None:
                 successful.append({"Id": entry_id})
             else:
@@ -498,6 +474,45 @@ class Sqs(Service):
         settings = self.runtime.settings
         host = ctx.host or f"{settings.host}:{settings.port}"
         return queue_url(host, queue.account_id, queue.name)
+
+
+def _delete_received(conn: Connection, queue: Queue, items: Sequence[tuple[Receipt, str]],
+                     now: float) -> tuple[list[AwsError | None], bool]:
+    """Delete received messages; say which handles failed and whether any row went. A standard
+    queue takes a stale handle and deletes nothing (DeleteMessage API reference); a FIFO queue
+    refuses a handle whose receive is over."""
+    if not queue.fifo:
+        delivery.delete_received(conn, queue.id, [(r.row_id, r.token) for r, _ in items])
+        return [None] * len(items), True
+    rows = delivery.rows_by_id(conn, queue.id, [r.row_id for r, _ in items])
+    failures: list[AwsError | None] = []
+    deletable = []
+    for receipt, handle in items:
+        row = rows.get(receipt.row_id)
+        if row is not None and (row.receipt != receipt.token or row.visible_at <= now):
+            failures.append(_expired_handle(handle))
+            continue
+        failures.append(None)
+        if row is not None:
+            deletable.append(row.id)
+    delivery.delete_rows(conn, deletable)
+    return failures, bool(deletable)
+
+
+def _set_visibility(conn: Connection, queue: Queue, items: Sequence[tuple[Receipt, str, int]],
+                    now: float) -> list[AwsError | None]:
+    """Set how long received messages stay in flight, counted from now; at most 12 hours
+    from their receive."""
+    rows = delivery.rows_by_id(conn, queue.id, [r.row_id for r, _, _ in items])
+    failures: list[AwsError | None] = []
+    changes = []
+    for receipt, handle, timeout in items:
+        failure = _visibility_failure(rows.get(receipt.row_id), receipt, handle, timeout, now)
+        failures.append(failure)
+        if failure is None:
+            changes.append((receipt.row_id, now + timeout))
+    delivery.set_visible_at(conn, changes)
+    return failures
 
 
 def _enqueue_fifo(conn: Connection, queue: Queue, messages: list[Outgoing], now: float) -> None:

@@ -8,9 +8,10 @@ the hot path (insert, mark received, delete) go to the driver's executemany dire
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -98,16 +99,21 @@ def _executemany(conn: Connection, statement: Executable, rows: Sequence[dict[st
     transaction. SQLAlchemy's own executemany builds each row's parameters in Python, which
     costs as much as SQLite's work here; the SQL is still what SQLAlchemy compiles for the
     connection's dialect."""
-    sql, order = _compiled(statement, conn.dialect, tuple(keys) if keys else None)
-    params = [tuple(row[k] for k in order) for row in rows] if order else rows
+    sql, values = _compiled(statement, conn.dialect, tuple(keys) if keys else None)
+    params = list(map(values, rows)) if values else rows
     conn.connection.driver_connection.cursor().executemany(sql, params)
 
 
 @cache
-def _compiled(statement: Executable, dialect: Dialect,
-              keys: tuple[str, ...] | None) -> tuple[str, tuple[str, ...] | None]:
+def _compiled(statement: Executable, dialect: Dialect, keys: tuple[str, ...] | None
+              ) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]:
+    """The SQL for the dialect, and for positional parameter styles (SQLite's `?`) the function
+    that puts a row's values in their order."""
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
-    return str(compiled), compiled.positiontup
+    order = compiled.positiontup
+    if not order:
+        return str(compiled), None
+    return str(compiled), itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
 
 
 def enqueue(conn: Connection, rows: list[dict[str, Any]], want_ids: bool) -> list[int]:
