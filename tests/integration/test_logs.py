@@ -444,6 +444,35 @@ def test_tag_untag_and_list_tags_by_arn_and_by_name(logs, stream):
     assert error_code(info) == "InvalidParameterException"
 
 
+# -- IAM ----------------------------------------------------------------------------------------
+
+
+def test_a_user_writes_only_the_streams_its_policy_names(portside, logs, stream):
+    """The awslogs driver's usual policy: CreateLogStream and PutLogEvents on
+    `log-group:<name>:log-stream:*`; another group, or reading, stays denied."""
+    group, name = stream
+    iam = portside.client("iam")
+    user = f"logs-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"arn:aws:logs:us-east-1:000000000000:log-group:{group}:log-stream:*"}]}))
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    theirs = portside.client("logs", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+    theirs.create_log_stream(logGroupName=group, logStreamName="mine")
+    theirs.put_log_events(logGroupName=group, logStreamName="mine",
+                          logEvents=[{"timestamp": now_ms(), "message": "allowed"}])
+    other = unique()
+    logs.create_log_group(logGroupName=other)
+    for call in (lambda: theirs.create_log_stream(logGroupName=other, logStreamName="x"),
+                 lambda: theirs.get_log_events(logGroupName=group, logStreamName="mine"),
+                 lambda: theirs.delete_log_group(logGroupName=group)):
+        with pytest.raises(ClientError) as info:
+            call()
+        assert error_code(info) == "AccessDeniedException"
+
+
 # -- the AWS CLI --------------------------------------------------------------------------------
 
 

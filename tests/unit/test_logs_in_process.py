@@ -63,3 +63,26 @@ def test_the_retention_sweep_removes_events_once_they_age_past_it(logs):
     assert stream["firstEventTimestamp"] == now - 2 * DAY_MS + 3_600_000
     group = logs.describe_log_groups(CTX, {})["logGroups"][0]
     assert group["storedBytes"] == len("newer")
+
+
+GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/app"
+
+
+@pytest.mark.parametrize("operation, params, resource", [
+    ("CreateLogGroup", {"logGroupName": "/app"}, f"{GROUP_ARN}:*"),
+    ("DescribeLogStreams", {"logGroupIdentifier": GROUP_ARN}, f"{GROUP_ARN}:*"),
+    ("FilterLogEvents", {"logGroupName": "/app"}, f"{GROUP_ARN}:*"),
+    ("PutRetentionPolicy", {"logGroupName": "/app", "retentionInDays": 1}, f"{GROUP_ARN}:*"),
+    ("CreateLogStream", {"logGroupName": "/app", "logStreamName": "s"},
+     f"{GROUP_ARN}:log-stream:s"),
+    ("PutLogEvents", {"logGroupName": "/app", "logStreamName": "s", "logEvents": []},
+     f"{GROUP_ARN}:log-stream:s"),
+    ("GetLogEvents", {"logGroupName": "/app", "logStreamName": "s"},
+     f"{GROUP_ARN}:log-stream:s"),
+    ("TagResource", {"resourceArn": GROUP_ARN, "tags": {}}, GROUP_ARN),
+    ("DescribeLogGroups", {}, f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:*"),
+])
+def test_each_call_is_checked_as_its_logs_action_on_its_group_or_stream(logs, operation,
+                                                                        params, resource):
+    checks = logs.authorization_checks(CTX, operation, params)
+    assert [(c.action, c.resource) for c in checks] == [(f"logs:{operation}", resource)]
