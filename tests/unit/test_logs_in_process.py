@@ -86,3 +86,18 @@ def test_each_call_is_checked_as_its_logs_action_on_its_group_or_stream(logs, op
                                                                         params, resource):
     checks = logs.authorization_checks(CTX, operation, params)
     assert [(c.action, c.resource) for c in checks] == [(f"logs:{operation}", resource)]
+
+
+def test_concurrent_first_ingests_into_one_new_group_all_land(logs):
+    from concurrent.futures import ThreadPoolExecutor
+
+    now = int(time.time() * 1000)
+
+    def first_lines(i: int) -> None:
+        logs.ingest(ACCOUNT, REGION, "/ecs/race", "shared", [(now + i, f"line {i}")],
+                    create_group=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(first_lines, range(16)))
+    assert sorted(messages(logs, "/ecs/race", "shared")) == sorted(f"line {i}"
+                                                                   for i in range(16))

@@ -285,6 +285,15 @@ class Logs(Service):
         true. A missing group otherwise raises ResourceNotFoundException, which the driver
         reports as AWS's does. Events are stored in timestamp order, without PutLogEvents'
         batch limits: the agent is not a client to be rate-limited."""
+        try:
+            self._ingest(account_id, region, group, stream, sorted(events), create_group)
+        except IntegrityError:
+            # Another container's first lines created the same group or stream meanwhile;
+            # now both exist and the second attempt only inserts.
+            self._ingest(account_id, region, group, stream, sorted(events), create_group)
+
+    def _ingest(self, account_id: str, region: str, group: str, stream: str,
+                events: list[tuple[int, str]], create_group: bool) -> None:
         now = _now_ms()
         with self.runtime.store.begin() as conn:
             found = self._find_group(conn, account_id, region, group)
@@ -297,7 +306,7 @@ class Logs(Service):
                 found = self._group(conn, account_id, region, group)
             row = self._find_stream(conn, found.id, stream)
             stream_id = row.id if row else self._insert_stream(conn, found.id, stream)
-            store.store_events(conn, found.id, stream_id, sorted(events), now)
+            store.store_events(conn, found.id, stream_id, events, now)
 
     # -- tags ---------------------------------------------------------------------------------
 
