@@ -13,7 +13,6 @@ from portside.ids import new_uuid
 
 DEFAULT_CLUSTER = "default"
 _CLUSTER_NAME = re.compile(r"[A-Za-z0-9_-]{1,255}")
-_HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def cluster_arn(region: str, account_id: str, name: str) -> str:
@@ -91,7 +90,3 @@ def _parse_arn(value: str, kind: str) -> tuple[str, str, str] | None:
     if not resource.startswith(kind + "/"):
         return None
     return parts[4], parts[3], resource[len(kind) + 1:]
-
-
-def is_hex_id(value: str) -> bool:
-    return bool(_HEX_ID.fullmatch(value))
