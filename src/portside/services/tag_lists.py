@@ -9,18 +9,23 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from portside.protocol.errors import AwsError
+from portside.protocol.errors import AwsError, error
 
 Tags = list[dict[str, str]]
 MAX_TAGS = 50
 RESERVED_PREFIX = "aws:"
 
 
-def merged(existing: Tags, added: Iterable[dict[str, Any]]) -> Tags:
-    """`existing` with `added` applied: a key already there takes the new value in place."""
+def merged(existing: Tags, added: Iterable[dict[str, Any]],
+           invalid: Callable[[str], AwsError] | None = None) -> Tags:
+    """`existing` with `added` applied: a key already there takes the new value in place. A
+    tag without a key (models where Key is optional let it through) is `invalid`."""
     values = {t["Key"]: t["Value"] for t in existing}
     for tag in added:
-        values[tag["Key"]] = tag.get("Value", "")
+        if tag.get("Key") is None:
+            message = "A tag must have a key."  # wording: portside
+            raise invalid(message) if invalid else error("InvalidParameterException", message)
+        values[tag["Key"]] = tag.get("Value") or ""
     return [{"Key": k, "Value": v} for k, v in values.items()]
 
 

@@ -76,7 +76,7 @@ class SecretsManager(Service):
             raise errors.invalid_request("portside does not replicate secrets to other "
                                          "Regions.")
         value = value_of(request)
-        tags = tag_lists.merged([], request.get("Tags") or [])
+        tags = tag_lists.merged([], request.get("Tags") or [], errors.invalid_parameter)
         tag_lists.check(tags, errors.invalid_parameter)
         token = request.get("ClientRequestToken") or str(uuid.uuid4())
         now = time.time()
@@ -391,7 +391,7 @@ class SecretsManager(Service):
     def tag_resource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         with self.runtime.store.begin() as conn:
             secret = self._live_secret(conn, ctx, request["SecretId"])
-            tags = tag_lists.merged(secret.tags, request["Tags"])
+            tags = tag_lists.merged(secret.tags, request["Tags"], errors.invalid_parameter)
             tag_lists.check(tags, errors.invalid_parameter)
             records.change(conn, secret, tags=tags, last_changed=time.time())
         return {}

@@ -62,7 +62,7 @@ class Ssm(Service):
         name = _writable_name(ctx, request["Name"])
         value = request["Value"]
         overwrite = bool(request.get("Overwrite"))
-        tags = tag_lists.merged([], request.get("Tags") or [])
+        tags = tag_lists.merged([], request.get("Tags") or [], errors.validation)
         if overwrite and tags:
             raise errors.validation(
                 "Invalid request: tags and overwrite can't be used together. To create a "
@@ -268,7 +268,8 @@ class Ssm(Service):
     def add_tags_to_resource(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         with self.runtime.store.begin() as conn:
             parameter = self._tagged(conn, ctx, request)
-            tags = tag_lists.merged(parameter.tags, request["Tags"])
+            tags = tag_lists.merged(parameter.tags, request["Tags"],
+                                        errors.validation)
             tag_lists.check(tags, errors.validation, errors.too_many_tags)
             records.set_tags(conn, parameter, tags)
         return {}
