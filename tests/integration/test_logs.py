@@ -114,6 +114,9 @@ def test_describe_log_groups_pages_by_prefix_and_matches_a_pattern(logs):
     key = base.rsplit("/", 1)[-1].upper()  # the pattern matches case-insensitively
     found = logs.describe_log_groups(logGroupNamePattern=f"{key}/G3")["logGroups"]
     assert [g["logGroupName"] for g in found] == [names[3]]
+    arn = f"arn:aws:logs:us-east-1:000000000000:log-group:{names[2]}"
+    found = logs.describe_log_groups(logGroupIdentifiers=[names[4], arn])["logGroups"]
+    assert [g["logGroupName"] for g in found] == [names[2], names[4]]
     with pytest.raises(ClientError) as info:
         logs.describe_log_groups(logGroupNamePrefix=base, logGroupNamePattern="g")
     assert error_code(info) == "InvalidParameterException"

@@ -104,7 +104,7 @@ class Logs(Service):
         if prefix is not None and pattern is not None:
             raise _invalid("LogGroup name prefix and LogGroup name pattern are mutually "
                            "exclusive parameters.")
-        wanted = {parse_group_arn(i).name if parse_group_arn(i) else i  # type: ignore[union-attr]
+        wanted = {group_name({"logGroupIdentifier": i})
                   for i in request.get("logGroupIdentifiers") or []}
         g = groups_table.c
         with self.runtime.store.begin() as conn:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, case, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, case, delete, func, insert, select, tuple_, update
 
 from portside.services.logs.model import events_table, groups_table, streams_table
 from portside.services.logs.names import Position
@@ -126,7 +126,7 @@ def _recount_streams(conn: Connection, group_id: int | None) -> None:
         .scalar_subquery(),
         first_event=select(func.min(e.timestamp)).where(of_stream).scalar_subquery())
     if group_id is not None:
-        statement = statement.where(s.group_id == bindparam("gid", group_id))
+        statement = statement.where(s.group_id == group_id)
     conn.execute(statement)
 
 
