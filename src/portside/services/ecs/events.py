@@ -8,6 +8,7 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_cwe_events.html
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from portside.ids import new_uuid
@@ -20,9 +21,16 @@ _TASK_TIMES = ("createdAt", "connectivityAt", "pullStartedAt", "pullStoppedAt", 
                "stoppingAt", "executionStoppedAt", "stoppedAt")
 
 
+@lru_cache(maxsize=64)
 def iso(epoch: float) -> str:
-    """`2020-01-23T17:57:34.402Z`: milliseconds, UTC, as ECS events write times."""
+    """`2020-01-23T17:57:34.402Z`: milliseconds, UTC, as ECS events write times. (The events
+    of one change share their times: cached.)"""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@lru_cache(maxsize=8)
+def _event_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _envelope(detail_type: str, account_id: str, region: str, resource: str, now: float,
@@ -33,7 +41,7 @@ def _envelope(detail_type: str, account_id: str, region: str, resource: str, now
         "detail-type": detail_type,
         "source": SOURCE,
         "account": account_id,
-        "time": datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": _event_time(now),
         "region": region,
         "resources": [resource],
         "detail": detail,
@@ -42,7 +50,8 @@ def _envelope(detail_type: str, account_id: str, region: str, resource: str, now
 
 def task_state_change(account_id: str, region: str, task: dict[str, Any],
                       now: float) -> dict[str, Any]:
-    detail = {k: v for k, v in task.items() if k != "tags"}
+    detail = dict(task)
+    detail.pop("tags", None)
     for key in _TASK_TIMES:
         if key in detail:
             detail[key] = iso(detail[key])

@@ -109,11 +109,14 @@ class Host:
     # The JSON columns a description repeats, parsed once per change of the instance.
     version_info: dict[str, Any] = field(default_factory=dict)
     registered_resources: list[dict[str, Any]] = field(default_factory=list)
+    described_attributes: list[dict[str, str]] = field(default_factory=list)
 
     def parse_columns(self) -> None:
         self.attributes = json.loads(self.row["attributes"])
         self.version_info = json.loads(self.row["version_info"])
         self.registered_resources = json.loads(self.row["registered_resources"])
+        self.described_attributes = [{"name": k} if v is None else {"name": k, "value": v}
+                                     for k, v in sorted(self.attributes.items())]
 
     @property
     def remaining_cpu(self) -> int:
@@ -145,8 +148,10 @@ class Host:
                                   f"{task.account_id}/{task.region}/{task.cluster}")
         self.used_cpu += r.cpu
         self.used_memory += r.memory
-        self.used_ports.update(r.ports)
-        self.used_ports_udp.update(r.ports_udp)
+        if r.ports:
+            self.used_ports.update(r.ports)
+        if r.ports_udp:
+            self.used_ports_udp.update(r.ports_udp)
         if counted:
             self.groups[task.group] += 1
 
@@ -494,8 +499,7 @@ def describe_instance(host: Host, include_tags: bool = False) -> dict[str, Any]:
         "agentConnected": row["agent_connected"],
         "runningTasksCount": host.running_tasks_count,
         "pendingTasksCount": host.pending_tasks_count,
-        "attributes": [{"name": k} if v is None else {"name": k, "value": v}
-                       for k, v in sorted(host.attributes.items())],
+        "attributes": host.described_attributes,
         "registeredAt": row["registered_at"],
         "attachments": [],
     }
