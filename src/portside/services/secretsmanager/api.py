@@ -242,31 +242,37 @@ class SecretsManager(Service):
             raise errors.invalid_parameter("MaxResults can be used only with Filters.")
         values: list[dict[str, Any]] = []
         failures: list[dict[str, Any]] = []
-        token = None
         with self.runtime.store.begin() as conn:
-            if id_list:
-                targets: list[tuple[str, Secret | None]] = [
-                    (i, self._find(conn, ctx, i)) for i in dict.fromkeys(id_list)]
-            else:
-                found = sorted(self._matching(conn, ctx, given, False), key=lambda s: s.arn)
-                chunk, token = pagination.page(
-                    found, lambda s: [s.arn], request.get("MaxResults") or MAX_BATCH_RESULTS,
-                    request.get("NextToken"), scope="BatchGetSecretValue",
-                    invalid=errors.invalid_next_token)
-                targets = [(s.arn, s) for s in chunk]
+            targets, token = self._batch_targets(conn, ctx, request)
+            reads: list[tuple[str, AwsError | None]] = []
             for secret_id, secret in targets:
-                failure = None
                 try:
                     values.append(self._batch_read(conn, ctx, secret_id, secret))
+                    reads.append((secret_id, None))
                 except AwsError as exc:
-                    failure = exc
+                    reads.append((secret_id, exc))
                     failures.append({"SecretId": secret_id, "ErrorCode": exc.code,
                                      "Message": exc.message})
-                self._record_read(ctx, secret_id, failure)
+        for secret_id, failure in reads:  # once the transaction is over: the trail writes too
+            self._record_read(ctx, secret_id, failure)
         response: dict[str, Any] = {"SecretValues": values, "Errors": failures}
         if token:
             response["NextToken"] = token
         return response
+
+    def _batch_targets(self, conn: Connection, ctx: RequestContext, request: dict[str, Any]
+                       ) -> tuple[list[tuple[str, Secret | None]], str | None]:
+        """The secrets a batch reads (by id, or a page of those its filters match) and the
+        next page's token."""
+        if request.get("SecretIdList"):
+            return [(i, self._find(conn, ctx, i))
+                    for i in dict.fromkeys(request["SecretIdList"])], None
+        found = sorted(self._matching(conn, ctx, request["Filters"], False), key=lambda s: s.arn)
+        chunk, token = pagination.page(
+            found, lambda s: [s.arn], request.get("MaxResults") or MAX_BATCH_RESULTS,
+            request.get("NextToken"), scope="BatchGetSecretValue",
+            invalid=errors.invalid_next_token)
+        return [(s.arn, s) for s in chunk], token
 
     def _batch_read(self, conn: Connection, ctx: RequestContext, secret_id: str,
                     secret: Secret | None) -> dict[str, Any]:
