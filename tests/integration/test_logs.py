@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import queue
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import uuid
 
@@ -522,36 +524,49 @@ FOLLOWER = textwrap.dedent("""
 """)
 
 
-def read_lines(process: subprocess.Popen, count: int, timeout: float) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while len(lines) < count and time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if line:
-            lines.append(line.rstrip("\n"))
-    return lines
+class Follower:
+    """A following subprocess whose output lines are read by a thread, so that waiting for a
+    line is bounded in time even when the process prints nothing."""
 
+    def __init__(self, command: list[str], env: dict | None = None) -> None:
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True, env=env)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
 
-def follow(command: list[str], env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            text=True, env=env)
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+
+    def next_lines(self, count: int, timeout: float) -> list[str]:
+        found: list[str] = []
+        deadline = time.monotonic() + timeout
+        while len(found) < count:
+            try:
+                found.append(self.lines.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return found
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait(5)
 
 
 def test_a_follower_sees_each_line_of_a_running_stream_as_it_is_written(portside, logs, stream):
     group, name = stream
     put(logs, group, name, ["before"])
-    process = follow([sys.executable, "-c", FOLLOWER, portside.endpoint, group,
-                      str(now_ms() - 60_000)])
+    follower = Follower([sys.executable, "-c", FOLLOWER, portside.endpoint, group,
+                         str(now_ms() - 60_000)])
     try:
-        assert read_lines(process, 1, timeout=10) == [f"{name} before"]
+        assert follower.next_lines(1, timeout=10) == [f"{name} before"]
         for i in range(3):
             written = time.monotonic()
             put(logs, group, name, [f"line {i}"], start=now_ms())
-            assert read_lines(process, 1, timeout=5) == [f"{name} line {i}"]
+            assert follower.next_lines(1, timeout=5) == [f"{name} line {i}"]
             assert time.monotonic() - written < 2  # promptly, not at the next minute
     finally:
-        process.kill()
-        process.wait(5)
+        follower.stop()
 
 
 def test_aws_logs_tail_follow_shows_lines_as_they_are_written(portside, logs, stream):
@@ -561,12 +576,11 @@ def test_aws_logs_tail_follow_shows_lines_as_they_are_written(portside, logs, st
         pytest.skip("`aws logs tail` is an AWS CLI v2 command; this CLI is v1")
     group, name = stream
     put(logs, group, name, ["before"])
-    process = follow(["aws", "logs", "tail", group, "--follow", "--since", "5m",
-                      "--format", "short"], env=portside.cli_env())
+    follower = Follower(["aws", "logs", "tail", group, "--follow", "--since", "5m",
+                         "--format", "short"], env=portside.cli_env())
     try:
-        assert read_lines(process, 1, timeout=15)[0].endswith("before")
+        assert follower.next_lines(1, timeout=15)[0].endswith("before")
         put(logs, group, name, ["after"], start=now_ms())
-        assert read_lines(process, 1, timeout=15)[0].endswith("after")
+        assert follower.next_lines(1, timeout=15)[0].endswith("after")
     finally:
-        process.kill()
-        process.wait(5)
+        follower.stop()
