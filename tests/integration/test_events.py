@@ -142,6 +142,9 @@ def test_listing_buses_pages(events):
     rest = events.list_event_buses(NamePrefix=prefix, Limit=2, NextToken=first["NextToken"])
     assert [b["Name"] for b in rest["EventBuses"]] == [f"{prefix}-2"]
     assert "NextToken" not in rest
+    with pytest.raises(ClientError) as info:
+        events.list_event_buses(NamePrefix=prefix, NextToken="not-a-token")
+    assert error_of(info) == ("ValidationException", "The nextToken provided is invalid.")
 
 
 def test_permissions_write_the_bus_policy(events):
@@ -204,6 +207,13 @@ def test_rule_lifecycle(events):
     events.untag_resource(ResourceARN=arn, TagKeys=["k"])
     assert events.list_tags_for_resource(ResourceARN=arn)["Tags"] == [
         {"Key": "k2", "Value": "v2"}]
+    with pytest.raises(ClientError) as info:
+        events.tag_resource(ResourceARN=arn, Tags=[{"Key": "aws:owner", "Value": "me"}])
+    assert error_of(info)[0] == "ValidationException"
+    with pytest.raises(ClientError) as info:
+        events.tag_resource(ResourceARN=arn, Tags=[{"Key": f"t{i}", "Value": "v"}
+                                                   for i in range(50)])
+    assert error_of(info)[0] == "LimitExceededException"
     events.delete_rule(Name=name)
     with pytest.raises(ClientError) as info:
         events.describe_rule(Name=name)

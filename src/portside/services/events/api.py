@@ -14,13 +14,15 @@ from sqlalchemy import Connection, Table, update
 
 from portside.auth.actions import Action, Check
 from portside.context import RequestContext
+from portside.services import tag_lists
 from portside.services.events.buses import BusesApi, find_bus
 from portside.services.events.common import (
     Request,
     Response,
     bus_not_found,
-    merge_tags,
+    checked_tags,
     rule_not_found,
+    validation,
 )
 from portside.services.events.delivery import PRINCIPAL, Deliverer
 from portside.services.events.model import buses_table, rules_table
@@ -103,16 +105,15 @@ class Events(BusesApi, RulesApi, TargetsApi, PublishingApi):
     def tag_resource(self, ctx: RequestContext, request: Request) -> Response:
         with self.runtime.store.begin() as conn:
             table, where, tags = self._tagged(conn, ctx, request["ResourceARN"])
-            conn.execute(update(table).where(*where).values(
-                tags=json.dumps(merge_tags(tags, request["Tags"]))))
+            conn.execute(update(table).where(*where).values(tags=json.dumps(
+                checked_tags(tag_lists.merged(tags, request["Tags"], validation)))))
         return {}
 
     def untag_resource(self, ctx: RequestContext, request: Request) -> Response:
         with self.runtime.store.begin() as conn:
             table, where, tags = self._tagged(conn, ctx, request["ResourceARN"])
-            removed = set(request["TagKeys"])
             conn.execute(update(table).where(*where).values(
-                tags=json.dumps([t for t in tags if t["Key"] not in removed])))
+                tags=json.dumps(tag_lists.without(tags, request["TagKeys"]))))
         return {}
 
     def list_tags_for_resource(self, ctx: RequestContext, request: Request) -> Response:

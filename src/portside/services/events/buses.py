@@ -19,6 +19,7 @@ from portside.services.events.common import (
     Request,
     Response,
     bus_not_found,
+    checked_tags,
     page,
     validation,
 )
@@ -92,7 +93,8 @@ class BusesApi(Service):
         with self.runtime.store.begin() as conn:
             if find_bus(conn, ref) is not None:
                 raise error("ResourceAlreadyExistsException", f"Event bus {name} already exists.")
-            _create(conn, ref, request.get("Description"), request.get("Tags") or [])
+            _create(conn, ref, request.get("Description"),
+                    checked_tags(request.get("Tags") or []))
         response: Response = {"EventBusArn": ref.arn}
         if request.get("Description"):
             response["Description"] = request["Description"]
@@ -137,7 +139,7 @@ class BusesApi(Service):
                 buses_table.c.account_id == ctx.account_id, buses_table.c.region == ctx.region)
                 .order_by(buses_table.c.name)).all()
         chosen, token = page([r for r in rows if r.name.startswith(prefix)], lambda r: r.name,
-                             request)
+                             request, f"ListEventBuses:{prefix}")
         response: Response = {"EventBuses": [_shape(r) for r in chosen]}
         if token:
             response["NextToken"] = token

@@ -1,14 +1,12 @@
-"""What the EventBridge handler families share: AWS's errors, paging, tags, time."""
+"""What the EventBridge handler families share: AWS's errors, paging, tags."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from portside.protocol.errors import AwsError, error
+from portside.services import pagination, tag_lists
 
 Request = dict[str, Any]
 Response = dict[str, Any]
@@ -29,34 +27,16 @@ def bus_not_found(name: str) -> AwsError:
     return error("ResourceNotFoundException", f"Event bus {name} does not exist.")
 
 
-def page(items: Sequence[T], key: Callable[[T], str],
-         request: Request) -> tuple[list[T], str | None]:
-    """One page of `items` (sorted by `key`) after the request's NextToken, at most Limit long;
-    the token names the last key given, so a listing stays in place while items come and go."""
-    limit = request.get("Limit") or MAX_PAGE
-    after = _token_key(request["NextToken"]) if request.get("NextToken") else None
-    rest = [i for i in items if after is None or key(i) > after]
-    chosen = rest[:limit]
-    more = len(rest) > limit
-    return chosen, _token(key(chosen[-1])) if more and chosen else None
+def page(items: Sequence[T], key: Callable[[T], str], request: Request,
+         scope: str) -> tuple[list[T], str | None]:
+    """One page of `items` (sorted by `key`) after the request's NextToken, at most Limit
+    long: the shared keyset paging, so a listing stays in place while items come and go."""
+    return pagination.page(items, lambda item: [key(item)], request.get("Limit") or MAX_PAGE,
+                           request.get("NextToken"), scope=scope,
+                           invalid=lambda: validation("The nextToken provided is invalid."))
 
 
-def _token(last: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([last]).encode()).decode()
-
-
-def _token_key(token: str) -> str:
-    try:
-        (last,) = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (ValueError, binascii.Error, TypeError):
-        raise validation("The nextToken provided is invalid.") from None
-    if not isinstance(last, str):
-        raise validation("The nextToken provided is invalid.")
-    return last
-
-
-def merge_tags(current: list[dict[str, str]], added: list[dict[str, str]]) -> list[dict[str, str]]:
-    """Tags by key, later values winning, in the order keys first appeared."""
-    merged = {t["Key"]: t["Value"] for t in current}
-    merged.update({t["Key"]: t["Value"] for t in added})
-    return [{"Key": k, "Value": v} for k, v in merged.items()]
+def checked_tags(tags: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Tags as AWS allows them on a rule or bus: at most 50, none in the `aws:` namespace."""
+    tag_lists.check(tags, validation, lambda m: error("LimitExceededException", m))
+    return tags

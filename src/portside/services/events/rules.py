@@ -17,6 +17,7 @@ from portside.services.events.common import (
     Request,
     Response,
     bus_not_found,
+    checked_tags,
     page,
     rule_not_found,
     validation,
@@ -110,7 +111,8 @@ class RulesApi(Service):
             if row is None:
                 conn.execute(insert(rules_table).values(
                     account_id=bus.account_id, region=bus.region, bus=bus.name, name=rule.name,
-                    tags=json.dumps(request.get("Tags") or []), created=now, anchor=now,
+                    tags=json.dumps(checked_tags(request.get("Tags") or [])), created=now,
+                    anchor=now,
                     last_fired=None, **values))
             else:
                 if row.schedule != values["schedule"] or (
@@ -151,7 +153,7 @@ class RulesApi(Service):
             existing_bus(conn, bus)
             rows = self._rules_of(conn, bus)
         chosen, token = page([r for r in rows if r.name.startswith(prefix)],
-                             lambda r: r.name, request)
+                             lambda r: r.name, request, f"ListRules:{bus.name}:{prefix}")
         response: Response = {"Rules": [rule_shape(r) for r in chosen]}
         if token:
             response["NextToken"] = token
@@ -180,7 +182,8 @@ class RulesApi(Service):
             existing_bus(conn, bus)
         names = sorted(name for name, route in self.routes.of(bus).items()
                        if any(t["Arn"] == request["TargetArn"] for t in route.targets))
-        chosen, token = page(names, lambda n: n, request)
+        chosen, token = page(names, lambda n: n, request,
+                             f"ListRuleNamesByTarget:{bus.name}:{request['TargetArn']}")
         response: Response = {"RuleNames": chosen}
         if token:
             response["NextToken"] = token

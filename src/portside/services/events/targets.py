@@ -181,7 +181,8 @@ class TargetsApi(Service):
             rows = conn.execute(select(targets_table).where(*_targets_of(rule))
                                 .order_by(targets_table.c.position)).all()
         keyed = [(f"{r.position:08d}", json.loads(r.target)) for r in rows]
-        chosen, token = page(keyed, lambda item: item[0], request)
+        chosen, token = page(keyed, lambda item: item[0], request,
+                             f"ListTargetsByRule:{rule.arn}")
         response: Response = {"Targets": [t for _, t in chosen]}
         if token:
             response["NextToken"] = token
