@@ -38,6 +38,7 @@ from portside.services.ecs.records import Reservation, Task
 from portside.services.ecs.reports import apply_report, merge_attachment_details
 from portside.services.ecs.state import (
     FARGATE_SCOPE,
+    TASK_BY_ID,
     Capacity,
     Change,
     Host,
@@ -302,7 +303,7 @@ class AgentHub:
         at = now()
         with self.service.runtime.store.begin() as conn:
             for task_id, desired in acked:
-                row = conn.execute(select(tasks).where(tasks.c.id == task_id)).first()
+                row = conn.execute(TASK_BY_ID, {"task_id": task_id}).first()
                 if row is not None and row.desired_status == desired:
                     self.service.state.acknowledge(conn, Task.from_row(row), desired, at)
 

@@ -46,6 +46,7 @@ READ_REVISION = select(revisions.c.revision).where(revisions.c.scope == bindpara
 WRITE_REVISION = update(revisions).where(revisions.c.scope == bindparam("b_scope")).values(
     revision=bindparam("b_revision"))
 INSERT_TASK = insert(tasks)
+TASK_BY_ID = select(tasks).where(tasks.c.id == bindparam("task_id"))
 UPDATE_TASK = update(tasks).where(tasks.c.id == bindparam("b_id")).values(
     last_status=bindparam("b_last"), desired_status=bindparam("b_desired"),
     acked_status=bindparam("b_acked"), version=bindparam("b_version"),

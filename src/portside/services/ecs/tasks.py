@@ -54,6 +54,7 @@ from portside.services.ecs.placement.engine import PlacementConstraint
 from portside.services.ecs.records import Task
 from portside.services.ecs.state import (
     FARGATE_SCOPE,
+    TASK_BY_ID,
     UPDATE_TASK,
     Change,
     ScopeView,
@@ -484,7 +485,7 @@ def find_task(conn: Connection, ctx: RequestContext, cluster: str,
 
 
 def reread_task(conn: Connection, task_id: str) -> Task:
-    return Task.from_row(conn.execute(select(tasks).where(tasks.c.id == task_id)).one())
+    return Task.from_row(conn.execute(TASK_BY_ID, {"task_id": task_id}).one())
 
 
 def _request_hash(request: Request) -> str:
