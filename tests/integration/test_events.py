@@ -725,6 +725,32 @@ def test_an_ecs_target_whose_role_may_not_run_tasks_fails_with_no_permissions(
     assert "ecs:RunTask" in attributes["ERROR_MESSAGE"]
 
 
+def test_ecs_task_state_changes_reach_a_rule(portside, events, sqs):
+    """ECS publishes "ECS Task State Change" on the internal bus; it reaches the default bus."""
+    if requests_health(portside).get("ecs") != "running":
+        pytest.skip("the ECS service is not registered")
+    from ecs_support import fleet_for, host, register
+
+    ecs = portside.client("ecs")
+    cluster = unique("c")
+    cluster_arn = ecs.create_cluster(clusterName=cluster)["cluster"]["clusterArn"]
+    url, queue_arn = make_queue(sqs)
+    rule_to_queue(events, queue_arn, {
+        "source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
+        "detail": {"clusterArn": [cluster_arn], "lastStatus": ["RUNNING"]}})
+    fleet = fleet_for(portside)
+    try:
+        host(fleet, cluster)
+        task_arn = ecs.run_task(cluster=cluster, taskDefinition=register(ecs))["tasks"][0][
+            "taskArn"]
+        (message,) = receive(sqs, url)
+        body = json.loads(message["Body"])
+        assert body["resources"] == [task_arn] and body["detail"]["lastStatus"] == "RUNNING"
+        ecs.stop_task(cluster=cluster, task=task_arn)
+    finally:
+        fleet.close()
+
+
 def test_retries_run_out_into_the_dead_letter_queue(portside, events, sqs, iam):
     """RunTask answering only placement failures (no instance has the memory) is a retriable
     failure: retried within the RetryPolicy, then sent to the dead-letter queue."""
