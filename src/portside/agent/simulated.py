@@ -117,9 +117,10 @@ class SimulatedHost:
         """The host vanishes: no goodbye, no reconnection, nothing reported any more."""
         if self.channel is not None:
             self.channel.drop()
-        for sim in self.tasks.values():
-            if sim.driver is not None:
-                sim.driver.cancel()
+        drivers = [sim.driver for sim in self.tasks.values() if sim.driver is not None]
+        for driver in drivers:
+            driver.cancel()
+        await asyncio.gather(*drivers, return_exceptions=True)
         if self._runner is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._runner
