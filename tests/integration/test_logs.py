@@ -321,6 +321,25 @@ def test_get_log_events_limits_to_start_and_end_time(logs, stream):
     assert [e["message"] for e in events] == ["b", "c"]
 
 
+def test_reads_answer_at_most_a_megabyte_of_events_and_page_on(logs, stream):
+    group, name = stream
+    start = now_ms() - 10
+    for i in range(3):  # 400,000 bytes each: two fit in one response, three do not
+        put(logs, group, name, [str(i) * 400_000], start=start + i)
+    args = {"logGroupName": group, "logStreamName": name}
+    head = logs.get_log_events(startFromHead=True, **args)
+    assert [e["message"][0] for e in head["events"]] == ["0", "1"]
+    rest = logs.get_log_events(nextToken=head["nextForwardToken"], **args)
+    assert [e["message"][0] for e in rest["events"]] == ["2"]
+    latest = logs.get_log_events(**args)  # from the end: the two latest
+    assert [e["message"][0] for e in latest["events"]] == ["1", "2"]
+    first = logs.filter_log_events(logGroupName=group)
+    assert [e["message"][0] for e in first["events"]] == ["0", "1"]
+    second = logs.filter_log_events(logGroupName=group, nextToken=first["nextToken"])
+    assert [e["message"][0] for e in second["events"]] == ["2"]
+    assert "nextToken" not in second
+
+
 def test_an_empty_stream_gives_tokens_that_later_find_new_events(logs, stream):
     group, name = stream
     first = logs.get_log_events(logGroupName=group, logStreamName=name)

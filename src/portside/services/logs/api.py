@@ -44,6 +44,7 @@ MAX_PAST_MS = 14 * store.DAY_MS
 MAX_FUTURE_MS = 2 * 3_600_000
 MAX_SPAN_MS = store.DAY_MS
 MAX_EVENTS_READ = 10_000  # GetLogEvents' and FilterLogEvents' default and largest limit
+MAX_RESPONSE_BYTES = 1_048_576  # and the size their events fit in
 MAX_DESCRIBE = 50
 RETENTION_SWEEP_INTERVAL = 60.0
 
@@ -231,6 +232,8 @@ class Logs(Service):
                 conn, group.id, stream.id, request.get("startTime"), request.get("endTime"),
                 after=position if direction == "f" else None,
                 before=position if direction == "b" else None, limit=limit)
+        # Backward reads keep the events nearest their token: the end of what was read.
+        found = _fitting(found[::-1])[::-1] if direction == "b" else _fitting(found)
         return {"events": [{"timestamp": e.timestamp, "message": e.message,
                             "ingestionTime": e.ingestion} for e in found],
                 **_read_tokens(found, direction, position)}
@@ -262,20 +265,24 @@ class Logs(Service):
                 if (names is None or r.name in names) and r.name.startswith(prefix or "")}
             chosen = list(streams) if names is not None or prefix is not None else None
             found: list[store.Event] = []
+            size, more = 0, False
             for event in store.scan_group(conn, group.id, chosen, request.get("startTime"),
                                           request.get("endTime"), after):
-                if matches(pattern, event.message):
-                    found.append(event)
-                    if len(found) > limit:
-                        break
+                if not matches(pattern, event.message):
+                    continue
+                size += _event_size(event)
+                if len(found) == limit or (found and size > MAX_RESPONSE_BYTES):
+                    more = True
+                    break
+                found.append(event)
         response: dict[str, Any] = {
             "events": [{"logStreamName": streams.get(e.stream_id, ""), "timestamp": e.timestamp,
                         "message": e.message, "ingestionTime": e.ingestion,
-                        "eventId": f"{e.id:020d}"} for e in found[:limit]],
+                        "eventId": f"{e.id:020d}"} for e in found],
             # AWS stopped filling searchedLogStreams in 2020; it is always empty.
             "searchedLogStreams": []}
-        if len(found) > limit:
-            response["nextToken"] = encode_page_token(scope, list(found[limit - 1].position))
+        if more:
+            response["nextToken"] = encode_page_token(scope, list(found[-1].position))
         return response
 
     def ingest(self, account_id: str, region: str, group: str, stream: str,
@@ -454,6 +461,21 @@ def _admit(batch: list[tuple[int, str]], now: int,
     if expired > too_old:
         rejected["expiredLogEventEndIndex"] = expired
     return accepted, rejected
+
+
+def _event_size(event: store.Event) -> int:
+    return len(event.message.encode()) + EVENT_OVERHEAD
+
+
+def _fitting(events: list[store.Event]) -> list[store.Event]:
+    """The leading events that fit in one response of MAX_RESPONSE_BYTES (at least one):
+    AWS answers GetLogEvents and FilterLogEvents with at most 1 MB of events."""
+    size = 0
+    for count, event in enumerate(events):
+        size += _event_size(event)
+        if count and size > MAX_RESPONSE_BYTES:
+            return events[:count]
+    return events
 
 
 def _read_tokens(found: list[store.Event], direction: str,
