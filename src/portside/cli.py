@@ -1,14 +1,17 @@
-"""The `portside` command: `up`, `status`, `reset`."""
+"""The `portside` command: `up`, `agent`, `status`, `reset`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import socket
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -51,9 +54,95 @@ def up(host: str | None, port: int | None, data_dir: Path | None) -> None:
     config = uvicorn.Config(Gateway(runtime), loop="uvloop", http="httptools", lifespan="on",
                             access_log=False, log_level="warning", timeout_graceful_shutdown=5)
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _local_agent_server(config, runtime).run(sockets=[sock])
     finally:
         runtime.close()
+
+
+def _local_agent_server(config: Any, runtime: Any) -> Any:
+    """A uvicorn server that, once listening, runs a Docker agent for the `default` cluster on
+    the same event loop (in-process: no second interpreter's memory, and task role credentials
+    come straight from STS on the loop that serves requests). No Docker Engine: no agent, so no
+    instance is registered and nothing is placed where it could not run."""
+    import asyncio
+
+    import uvicorn
+
+    from portside.agent.channel import Identity
+    from portside.agent.docker_agent import AgentSpec, DockerAgent
+
+    settings = runtime.settings
+    root = settings.root_keys[0]
+
+    async def credentials(task_arn: str, role_arn: str) -> dict[str, Any]:
+        sts = runtime.services["sts"]
+        return sts.assume_role_for_service(
+            "ecs-tasks.amazonaws.com", role_arn, f"ecs-task-{task_arn.rsplit('/', 1)[-1][:32]}",
+            source_arn=task_arn, source_account=task_arn.split(":")[4])
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            self.agent_task = asyncio.create_task(self._agent())
+
+        async def _agent(self) -> None:
+            identity = Identity(settings.endpoint, settings.default_region,
+                                root.access_key_id, root.secret_access_key)
+            try:
+                retention = float(os.environ.get("PORTSIDE_AGENT_RETENTION", "0"))
+                agent = DockerAgent(identity, AgentSpec(state_dir=settings.data_dir / "agent",
+                                                        retention=retention),
+                                    credentials=credentials)
+                await agent.run()
+            except Exception as exc:  # no engine, or not root: portside runs without it
+                logging.getLogger("portside.agent").warning(
+                    "no local agent (RunTask needs an agent to run tasks): %s", exc)
+
+    return Server(config)
+
+
+@main.command()
+@click.option("--endpoint", required=True, help="portside's endpoint, e.g. http://127.0.0.1:4566.")
+@click.option("--cluster", required=True, help="The cluster this host joins.")
+@click.option("--attribute", "attributes", multiple=True, metavar="K=V",
+              help="A custom attribute of this container instance (repeatable).")
+@click.option("--cpu", type=int, default=None, help="CPU units offered (default: CPUs × 1024).")
+@click.option("--memory", type=int, default=None, help="MiB offered (default: the host's).")
+@click.option("--availability-zone", default=None, help="Zone (default: <region>a).")
+@click.option("--state-dir", type=click.Path(path_type=Path), default=None,
+              help="Where the agent keeps its instance ARN (default: <data dir>/agent-<cluster>).")
+@click.option("--retention", type=float, default=0.0,
+              help="Seconds stopped containers are kept for inspection.")
+def agent(endpoint: str, cluster: str, attributes: tuple[str, ...], cpu: int | None,
+          memory: int | None, availability_zone: str | None, state_dir: Path | None,
+          retention: float) -> None:
+    """Join this host to a control plane and run its tasks on the local Docker Engine."""
+    import asyncio
+
+    from portside.agent.channel import Identity
+    from portside.agent.docker_agent import AgentSpec, DockerAgent
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = Settings.from_env()
+    root = settings.root_keys[0]
+    identity = Identity(endpoint, settings.default_region,
+                        os.environ.get("AWS_ACCESS_KEY_ID", root.access_key_id),
+                        os.environ.get("AWS_SECRET_ACCESS_KEY", root.secret_access_key),
+                        os.environ.get("AWS_SESSION_TOKEN"))
+    extra = {k: (v or None) for k, _, v in (a.partition("=") for a in attributes)}
+    spec = AgentSpec(cluster=cluster, cpu=cpu, memory=memory, zone=availability_zone,
+                     attributes=extra, retention=retention,
+                     state_dir=state_dir or settings.data_dir / f"agent-{cluster}")
+    import docker.errors
+    import requests
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(DockerAgent(identity, spec).run())
+    except (docker.errors.DockerException, requests.RequestException) as exc:
+        # No engine: this host registers nothing, so no task is placed where it cannot run.
+        raise click.ClickException(f"no Docker Engine answers ({exc}); "
+                                   "this host was not registered") from exc
 
 
 @main.command()

@@ -1,0 +1,600 @@
+"""The Docker agent: registers this host as a container instance, holds the agent channel
+(channel.py) and runs the tasks assigned to it as real containers on the local Docker Engine.
+
+The model is the ECS agent's (STYLE.md): every task has a desired status (pushed by the
+control plane) and a known status (what this host did); one asyncio task per ECS task moves
+the known status towards the desired one through an explicit state machine —
+
+    PENDING ──network──▶ (ENI ATTACHED for awsvpc) ──images──▶ containers started in
+    dependsOn order ──▶ RUNNING ──(StopTask | an essential container exits)──▶ STOPPED
+
+— and reports every step through the ECS API. Every container carries `portside.*` labels (the
+agent, the task ARN, the container name, whether it is essential), so a restarted agent rebuilds
+its view from Docker and re-adopts running containers instead of restarting them. Docker calls
+are blocking (docker-py) and run in threads; container exits and health changes arrive on one
+Docker event stream that wakes the task's loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import hashlib
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+from botocore.exceptions import BotoCoreError, ClientError
+
+from portside import __version__
+from portside.agent.capabilities import host_attributes
+from portside.agent.channel import Channel, Identity
+from portside.agent.endpoints import (
+    TASK_ENDPOINT_ADDRESS,
+    CredentialSource,
+    EndpointServer,
+    TaskEndpoints,
+    ensure_task_endpoint_address,
+)
+from portside.agent.specs import (
+    DEFAULT_STOP_TIMEOUT,
+    LABEL,
+    create_args,
+    dependency_met,
+    docker_name,
+    environment,
+    network_bindings,
+    start_order,
+)
+
+log = logging.getLogger("portside.agent")
+
+RESERVED_PORTS = (22, 2375, 2376, 51678, 51679)
+REPORT_RETRIES = 40
+REPORT_BACKOFF = 0.25
+AWSVPC_NETWORK = "portside-awsvpc"
+AWSVPC_SUBNET = "169.254.124.0/24"
+AWSVPC_GATEWAY = "169.254.124.1"
+PAUSE_IMAGE = "portside-test/busybox:latest"
+DEPENDENCY_POLL = 0.2  # seconds between checks of a dependsOn condition
+DEPENDENCY_TIMEOUT = 300.0
+RUNNING_RECHECK = 5.0  # a running task re-reads Docker this often even without events
+ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException)
+
+
+def agent_key(state_dir: Path) -> str:
+    """The `portside.agent` label of every container of the agent keeping its state in
+    `state_dir`: several agents on one host keep apart, and a restarted one finds its own."""
+    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
+
+
+class Known(enum.Enum):
+    """The known status of a task on this host: the state machine's states."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+
+
+@dataclass
+class AgentSpec:
+    cluster: str = "default"
+    cpu: int | None = None  # units; default: the host's CPUs × 1024
+    memory: int | None = None  # MiB; default: the host's memory
+    zone: str | None = None  # default: <region>a
+    instance_type: str | None = None
+    attributes: dict[str, str | None] = field(default_factory=dict)
+    state_dir: Path = Path(".")
+    retention: float = 0.0  # seconds stopped containers are kept for inspection
+
+
+@dataclass
+class TaskRun:
+    """One task on this host: what the control plane wants and what Docker has."""
+
+    arn: str
+    cluster: str
+    desired: str
+    task: dict[str, Any] | None  # the task document as assigned (None: adopted, not yet)
+    definition: dict[str, Any] | None
+    attachment_arns: dict[str, str] = field(default_factory=dict)
+    tags: list[dict[str, str]] = field(default_factory=list)
+    known: Known = Known.PENDING
+    containers: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> report
+    docker_ids: dict[str, str] = field(default_factory=dict)  # name -> container id
+    pause_id: str | None = None
+    attachments: dict[str, str] = field(default_factory=dict)  # attachment id -> status
+    network: dict[str, str] = field(default_factory=dict)  # awsvpc: address, mac, gateway
+    times: dict[str, float] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    driver: asyncio.Task | None = None
+    endpoints: TaskEndpoints | None = None
+
+    @property
+    def mode(self) -> str:
+        return (self.definition or {}).get("networkMode") or "bridge"
+
+
+class DockerAgent:
+    """One host's agent. `run()` serves until `stop()` or the instance is deregistered."""
+
+    def __init__(self, identity: Identity, spec: AgentSpec,
+                 credentials: CredentialSource | None = None,
+                 docker_client: Any = None) -> None:
+        self.identity = identity
+        self.spec = spec
+        self.ecs = identity.ecs_client()
+        self.docker = docker_client or docker.DockerClient.from_env(version="auto")
+        self.tasks: dict[str, TaskRun] = {}
+        self.channel: Channel | None = None
+        self.container_instance_arn: str | None = self._saved_arn()
+        self.endpoints = EndpointServer(identity.endpoint, credentials, self._metadata)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._events: threading.Thread | None = None
+        self._stopped = threading.Event()
+
+    @property
+    def agent_key(self) -> str:
+        return agent_key(self.spec.state_dir)
+
+    # -- life ----------------------------------------------------------------------------------
+
+    async def start(self, timeout: float = 15.0) -> None:
+        """Check Docker, re-adopt containers, register, open the channel, wait for the welcome.
+        Raises docker.errors.DockerException when no engine answers: such a host must not
+        register, or tasks would be placed where nothing can run them."""
+        self._loop = asyncio.get_running_loop()
+        version = await asyncio.to_thread(self.docker.version)
+        if not await asyncio.to_thread(ensure_task_endpoint_address):
+            raise RuntimeError(f"cannot put {TASK_ENDPOINT_ADDRESS} on the loopback interface "
+                               "(the agent runs as root): tasks could not reach their endpoints")
+        await self.endpoints.start()
+        await asyncio.to_thread(self._adopt)
+        await self._register(version.get("Version", "unknown"))
+        self.channel = Channel(self.identity, container_instance_arn=self.container_instance_arn)
+        self._events = threading.Thread(target=self._watch_events, daemon=True,
+                                        name="portside-agent-events")
+        self._events.start()
+        self._runner = asyncio.create_task(self.channel.run(self))
+        await asyncio.wait_for(self.channel.connected.wait(), timeout)
+
+    async def run(self) -> None:
+        await self.start()
+        await self._runner
+
+    async def stop(self) -> None:
+        """The agent stops; its tasks' containers go on (a restarted agent re-adopts them)."""
+        self._stopped.set()
+        if self.channel is not None:
+            await self.channel.stop()
+        for run in self.tasks.values():
+            if run.driver is not None:
+                run.driver.cancel()
+        await self.endpoints.stop()
+
+    def _state_file(self) -> Path:
+        return self.spec.state_dir / "agent.json"
+
+    def _saved_arn(self) -> str | None:
+        with contextlib.suppress(OSError, ValueError, KeyError):
+            return json.loads(self._state_file().read_text())["containerInstanceArn"]
+        return None
+
+    async def _register(self, docker_version: str) -> None:
+        spec = self.spec
+        cpu, memory = spec.cpu, spec.memory
+        if cpu is None or memory is None:
+            info = await asyncio.to_thread(self.docker.info)
+            cpu = cpu or int(info.get("NCPU", 1)) * 1024
+            memory = memory or int(info.get("MemTotal", 1 << 30)) // (1 << 20)
+        request: dict[str, Any] = {
+            "cluster": spec.cluster,
+            "totalResources": [
+                {"name": "CPU", "type": "INTEGER", "integerValue": cpu},
+                {"name": "MEMORY", "type": "INTEGER", "integerValue": memory},
+                {"name": "PORTS", "type": "STRINGSET",
+                 "stringSetValue": [str(p) for p in RESERVED_PORTS]},
+                {"name": "PORTS_UDP", "type": "STRINGSET", "stringSetValue": []}],
+            "versionInfo": {"agentVersion": __version__, "agentHash": "portside",
+                            "dockerVersion": f"DockerVersion: {docker_version}"},
+            "attributes": host_attributes(spec.zone or f"{self.identity.region}a",
+                                          spec.instance_type, extra=spec.attributes),
+        }
+        if self.container_instance_arn is not None:
+            request["containerInstanceArn"] = self.container_instance_arn
+        try:
+            found = await asyncio.to_thread(self.ecs.register_container_instance, **request)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ClusterNotFoundException" and spec.cluster == "default":
+                await asyncio.to_thread(self.ecs.create_cluster, clusterName="default")
+            elif code == "InvalidParameterException" and "containerInstanceArn" in request:
+                del request["containerInstanceArn"]  # deregistered meanwhile: join anew
+            else:
+                raise
+            found = await asyncio.to_thread(self.ecs.register_container_instance, **request)
+        self.container_instance_arn = found["containerInstance"]["containerInstanceArn"]
+        spec.state_dir.mkdir(parents=True, exist_ok=True)
+        self._state_file().write_text(json.dumps(
+            {"containerInstanceArn": self.container_instance_arn}))
+
+    # -- re-adoption -------------------------------------------------------------------------
+
+    def _adopt(self) -> None:
+        """Rebuild the view of tasks from this agent's labelled containers (after a restart)."""
+        found = self.docker.containers.list(
+            all=True, filters={"label": f"{LABEL}agent={self.agent_key}"})
+        for container in found:
+            labels = container.labels
+            arn = labels[f"{LABEL}task-arn"]
+            run = self.tasks.get(arn)
+            if run is None:
+                run = self.tasks[arn] = TaskRun(arn=arn, cluster=labels[f"{LABEL}cluster"],
+                                                desired="RUNNING", task=None, definition=None,
+                                                known=Known.RUNNING)
+            if labels.get(f"{LABEL}role") == "pause":
+                run.pause_id = container.id
+                continue
+            name = labels[f"{LABEL}container-name"]
+            run.docker_ids[name] = container.id
+            state = container.attrs["State"]
+            report: dict[str, Any] = {"containerName": name, "runtimeId": container.id,
+                                      "status": "RUNNING"}
+            if state["Status"] in ("exited", "dead"):
+                report.update(status="STOPPED", exitCode=state["ExitCode"])
+            run.containers[name] = report
+
+    # -- the Reconciler protocol ---------------------------------------------------------------
+
+    def manifest(self) -> list[dict[str, Any]]:
+        return [{**self._report(run), "taskArn": run.arn} for run in self.tasks.values()]
+
+    async def reconcile(self, assignments: list[dict[str, Any]], full: bool) -> None:
+        wanted = set()
+        for assignment in assignments:
+            arn = assignment["taskArn"]
+            wanted.add(arn)
+            run = self.tasks.get(arn)
+            if run is None:
+                if assignment["desiredStatus"] == "STOPPED":
+                    continue  # a task this host does not run (any more)
+                run = self.tasks[arn] = TaskRun(
+                    arn=arn, cluster=assignment["task"]["clusterArn"], desired="RUNNING",
+                    task=None, definition=None)
+            if run.task is None:  # new, or adopted: now we know what it is
+                task = assignment["task"]
+                run.task, run.definition = task, assignment["definition"]
+                run.cluster = task["clusterArn"]
+                run.attachment_arns = assignment.get("attachmentArns") or {}
+                run.tags = assignment.get("tags") or []
+                run.attachments = {a["id"]: a["status"] for a in task.get("attachments") or ()}
+                if run.known is Known.RUNNING:  # re-adopted: its ENI is attached already
+                    run.attachments = dict.fromkeys(run.attachments, "ATTACHED")
+            if run.desired != assignment["desiredStatus"]:
+                run.desired = assignment["desiredStatus"]
+                run.changed.set()
+            if run.driver is None:
+                run.driver = asyncio.create_task(self._drive(run))
+        if full:
+            for arn in set(self.tasks) - wanted:
+                await self._forget(self.tasks[arn])
+
+    async def _forget(self, run: TaskRun) -> None:
+        """The control plane no longer knows this task: stop it quietly."""
+        self.tasks.pop(run.arn, None)
+        if run.driver is not None:
+            run.driver.cancel()
+        await asyncio.to_thread(self._remove_all, run)
+        self.endpoints.forget(run.arn)
+
+    # -- one task's loop ---------------------------------------------------------------------
+
+    async def _drive(self, run: TaskRun) -> None:
+        """Move the task's known status towards its desired status, reporting each step."""
+        try:
+            while run.known is not Known.STOPPED:
+                run.changed.clear()
+                if run.desired == "STOPPED":
+                    await self._stop(run, None)
+                elif run.known is Known.PENDING:
+                    await self._start(run)
+                else:
+                    exited = await asyncio.to_thread(self._essential_exit, run)
+                    if exited is not None:
+                        await self._stop(run, exited)
+                        continue
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(run.changed.wait(), RUNNING_RECHECK)
+            if self.spec.retention > 0:
+                await asyncio.sleep(self.spec.retention)
+            await asyncio.to_thread(self._remove_all, run)
+            self.endpoints.forget(run.arn)
+        except asyncio.CancelledError:
+            pass
+        except ENGINE_ERRORS as exc:
+            # Never RUNNING with nothing behind it: the task stops, saying why.
+            log.warning("task %s: Docker failed: %s", run.arn, exc)
+            if run.known is not Known.STOPPED:
+                await self._stop(run, None, reason=f"DockerError: the host's Docker Engine "
+                                 f"failed: {str(exc)[:200]}")
+
+    async def _start(self, run: TaskRun) -> None:
+        definition = run.definition or {}
+        containers = definition["containerDefinitions"]
+        secret = next((s for c in containers for s in c.get("secrets") or ()), None)
+        if secret is not None:
+            await self._fail(run, f"ResourceInitializationError: unable to pull secrets or "
+                                  f"registry auth: the secret {secret['valueFrom']} cannot be "
+                                  "resolved: portside has no secret resolver yet")
+            return
+        run.endpoints = self.endpoints.register(run.arn, definition.get("taskRoleArn"))
+        if run.mode == "awsvpc":
+            await self._attach_eni(run)
+        run.times["pullStartedAt"] = time.time()
+        missing = await asyncio.to_thread(self._missing_images, containers)
+        run.times["pullStoppedAt"] = time.time()
+        if missing:
+            name, image = missing
+            await self._fail(run, f"CannotPullContainerError: pull image manifest has been "
+                                  f"retried 1 time(s): {image}: not found in the local images "
+                                  "(portside pulls from ECR and public registries later)",
+                             container=name)
+            return
+        for container in start_order(containers):
+            if run.desired == "STOPPED":
+                return
+            verdict = await self._await_dependencies(run, container)
+            if verdict is not True:
+                await self._stop(run, None, reason=f"DependencyConditionFailed: container "
+                                 f"{container['name']}'s dependencies cannot be met")
+                return
+            try:
+                await asyncio.to_thread(self._create_and_start, run, container)
+            except docker.errors.APIError as exc:
+                await self._stop(run, None, reason=f"CannotStartContainerError: "
+                                 f"{exc.explanation or exc}", failed=container["name"])
+                return
+        bindings = await asyncio.to_thread(self._bindings, run)
+        for name, report in run.containers.items():
+            report["networkBindings"] = bindings.get(name, [])
+        run.known = Known.RUNNING
+        await self._submit("submit_task_state_change", **self._report(run))
+
+    async def _attach_eni(self, run: TaskRun) -> None:
+        """The task's network namespace: a pause container on the awsvpc network; its address
+        is the ENI's, told to the control plane before the ENI is ATTACHED."""
+        details = await asyncio.to_thread(self._create_pause, run)
+        run.network = details
+        for attachment_id in run.attachments:
+            await self.channel.send_attachment_details(  # type: ignore[union-attr]
+                run.arn, attachment_id, [
+                    {"name": "privateIPv4Address", "value": details["address"]},
+                    {"name": "macAddress", "value": details["mac"]},
+                    {"name": "networkInterfaceId",
+                     "value": "eni-" + attachment_id.replace("-", "")[:17]},
+                    {"name": "privateDnsName", "value": f"ip-{details['address'].replace('.', '-')}"
+                                                        ".ec2.internal"}])
+            run.attachments[attachment_id] = "ATTACHED"
+            await self._submit("submit_attachment_state_changes", cluster=run.cluster,
+                               attachments=[{"attachmentArn": run.attachment_arns[attachment_id],
+                                             "status": "ATTACHED"}])
+
+    async def _await_dependencies(self, run: TaskRun, container: dict[str, Any]) -> bool:
+        deadline = time.monotonic() + DEPENDENCY_TIMEOUT
+        for dependency in container.get("dependsOn") or ():
+            while True:
+                docker_id = run.docker_ids.get(dependency["containerName"])
+                if docker_id is None:
+                    return False
+                inspected = await asyncio.to_thread(self.docker.api.inspect_container,
+                                                    docker_id)
+                verdict = dependency_met(dependency["condition"], inspected)
+                if verdict is not None:
+                    if not verdict:
+                        return False
+                    break
+                if time.monotonic() > deadline or run.desired == "STOPPED":
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(run.changed.wait(), DEPENDENCY_POLL)
+                run.changed.clear()
+        return True
+
+    async def _fail(self, run: TaskRun, reason: str, container: str | None = None) -> None:
+        """The task cannot start: every container STOPPED without an exit code, the reason on
+        the container that caused it and on the task — never RUNNING."""
+        for definition in (run.definition or {}).get("containerDefinitions", ()):
+            entry = run.containers.setdefault(definition["name"],
+                                              {"containerName": definition["name"]})
+            entry["status"] = "STOPPED"
+            if container in (None, definition["name"]):
+                entry["reason"] = reason
+        await self._stop(run, None, reason=reason)
+
+    async def _stop(self, run: TaskRun, exited: str | None, reason: str | None = None,
+                    failed: str | None = None) -> None:
+        """SIGTERM every container, SIGKILL after its stopTimeout, collect exit codes, report
+        STOPPED. `exited` names the essential container whose exit stops the task."""
+        definitions = {c["name"]: c for c in (run.definition or {}).get(
+            "containerDefinitions", ())}
+        await asyncio.gather(*(
+            asyncio.to_thread(self._stop_container, docker_id,
+                              int(definitions.get(name, {}).get("stopTimeout")
+                                  or DEFAULT_STOP_TIMEOUT))
+            for name, docker_id in run.docker_ids.items()))
+        for name, docker_id in run.docker_ids.items():
+            state = None
+            with contextlib.suppress(*ENGINE_ERRORS):
+                state = await asyncio.to_thread(self._state, docker_id)
+            entry = run.containers.setdefault(name, {"containerName": name})
+            entry.update(status="STOPPED", exitCode=state.get("ExitCode") if state else None)
+            entry.pop("networkBindings", None)
+        for name in definitions:
+            run.containers.setdefault(name, {"containerName": name, "status": "STOPPED"})
+        if failed:
+            run.containers[failed]["reason"] = reason
+        if run.pause_id is not None:
+            await asyncio.to_thread(self._stop_container, run.pause_id, 1)
+        run.attachments = dict.fromkeys(run.attachments, "DELETED")
+        run.times["executionStoppedAt"] = time.time()
+        run.known = Known.STOPPED
+        report = self._report(run)
+        if exited is not None:
+            reason = f"Essential container in task exited ({exited})"
+        if reason:
+            report["reason"] = reason
+        await self._submit("submit_task_state_change", **report)
+
+    def _report(self, run: TaskRun) -> dict[str, Any]:
+        return {
+            "cluster": run.cluster, "task": run.arn, "status": run.known.value,
+            "containers": [{k: v for k, v in c.items() if v is not None}
+                           for c in run.containers.values()],
+            "attachments": [{"attachmentArn": run.attachment_arns[a], "status": s}
+                            for a, s in run.attachments.items()
+                            if s != "PRECREATED" and a in run.attachment_arns],
+            **run.times}
+
+    async def _submit(self, call: str, **kwargs: Any) -> None:
+        """Report through the ECS API, retrying while the control plane is away (a report is
+        never dropped; a task it no longer knows is the end of it)."""
+        method = getattr(self.ecs, call)
+        for attempt in range(REPORT_RETRIES):
+            try:
+                await asyncio.to_thread(method, **kwargs)
+                return
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == "InvalidParameterException":
+                    return
+                raise
+            except BotoCoreError:
+                await asyncio.sleep(REPORT_BACKOFF * min(attempt + 1, 20))
+
+    # -- Docker (blocking; called in threads) ----------------------------------------------------
+
+    def _labels(self, run: TaskRun, **extra: str) -> dict[str, str]:
+        return {f"{LABEL}agent": self.agent_key, f"{LABEL}task-arn": run.arn,
+                f"{LABEL}cluster": run.cluster, **{LABEL + k: v for k, v in extra.items()}}
+
+    def _missing_images(self, containers: list[dict[str, Any]]) -> tuple[str, str] | None:
+        for container in containers:
+            try:
+                self.docker.images.get(container["image"])
+            except docker.errors.ImageNotFound:
+                return container["name"], container["image"]
+        return None
+
+    def _awsvpc_network(self) -> None:
+        try:
+            self.docker.networks.get(AWSVPC_NETWORK)
+        except docker.errors.NotFound:
+            pool = docker.types.IPAMPool(subnet=AWSVPC_SUBNET, gateway=AWSVPC_GATEWAY)
+            with contextlib.suppress(docker.errors.APIError):  # another agent made it first
+                self.docker.networks.create(
+                    AWSVPC_NETWORK, driver="bridge", labels={f"{LABEL}managed": "true"},
+                    ipam=docker.types.IPAMConfig(pool_configs=[pool]))
+
+    def _create_pause(self, run: TaskRun) -> dict[str, str]:
+        self._awsvpc_network()
+        pause = self.docker.containers.create(
+            PAUSE_IMAGE, command=["sleep", "2147483647"], detach=True,
+            name=docker_name(run.arn, "~internal~pause"), network=AWSVPC_NETWORK,
+            labels=self._labels(run, role="pause"), mem_limit="16m")
+        pause.start()
+        run.pause_id = pause.id
+        settings = self.docker.api.inspect_container(pause.id)["NetworkSettings"]
+        network = settings["Networks"][AWSVPC_NETWORK]
+        return {"address": network["IPAddress"], "mac": network["MacAddress"],
+                "gateway": network["Gateway"]}
+
+    def _create_and_start(self, run: TaskRun, container: dict[str, Any]) -> None:
+        name = container["name"]
+        mode = {"awsvpc": f"container:{run.pause_id}"}.get(run.mode, run.mode)
+        injected = {"AWS_REGION": self.identity.region,
+                    "AWS_DEFAULT_REGION": self.identity.region}
+        if run.endpoints is not None:
+            injected.update(self.endpoints.environment(run.endpoints, name))
+        args = create_args(container, network_mode=mode, name=docker_name(run.arn, name),
+                           labels=self._labels(run, **{
+                               "container-name": name,
+                               "essential": str(container.get("essential", True)).lower()}),
+                           env=environment(container, injected))
+        created = self.docker.containers.create(**args)
+        run.docker_ids[name] = created.id
+        run.containers[name] = {"containerName": name, "status": "RUNNING",
+                                "runtimeId": created.id}
+        created.start()
+
+    def _bindings(self, run: TaskRun) -> dict[str, list[dict[str, Any]]]:
+        definitions = {c["name"]: c for c in (run.definition or {})["containerDefinitions"]}
+        return {name: network_bindings(definitions[name], run.mode,
+                                       self.docker.api.inspect_container(docker_id))
+                for name, docker_id in run.docker_ids.items()}
+
+    def _state(self, docker_id: str) -> dict[str, Any] | None:
+        try:
+            return self.docker.api.inspect_container(docker_id)["State"]
+        except docker.errors.NotFound:
+            return None
+
+    def _essential_exit(self, run: TaskRun) -> str | None:
+        """The name of an essential container that is no longer running, if any."""
+        for definition in (run.definition or {}).get("containerDefinitions", ()):
+            if not definition.get("essential", True):
+                continue
+            docker_id = run.docker_ids.get(definition["name"])
+            state = self._state(docker_id) if docker_id else None
+            if state is None or state["Status"] in ("exited", "dead"):
+                return definition["name"]
+        return None
+
+    def _stop_container(self, docker_id: str, timeout: int) -> None:
+        """docker stop: SIGTERM, SIGKILL after `timeout` seconds. An engine that is gone has
+        nothing left to stop (its containers died with it)."""
+        with contextlib.suppress(*ENGINE_ERRORS):
+            self.docker.api.stop(docker_id, timeout=timeout)
+
+    def _remove_all(self, run: TaskRun) -> None:
+        found = self.docker.containers.list(
+            all=True, filters={"label": f"{LABEL}task-arn={run.arn}"})
+        for container in found:
+            with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+                container.remove(force=True)
+
+    def _watch_events(self) -> None:
+        """One Docker event stream for all of this agent's containers: a container's death or
+        health change wakes its task's loop at once."""
+        while not self._stopped.is_set():
+            try:
+                client = docker.DockerClient.from_env(version="auto")
+                for event in client.events(decode=True, filters={
+                        "type": "container", "label": f"{LABEL}agent={self.agent_key}"}):
+                    if self._stopped.is_set():
+                        return
+                    arn = (event.get("Actor", {}).get("Attributes") or {}).get(
+                        f"{LABEL}task-arn")
+                    run = self.tasks.get(arn or "")
+                    if run is not None and self._loop is not None:
+                        self._loop.call_soon_threadsafe(run.changed.set)
+            except Exception as exc:  # the engine went away: try again shortly
+                log.warning("Docker event stream: %s", exc)
+                time.sleep(1.0)
+
+    # -- task metadata v4 --------------------------------------------------------------------
+
+    async def _metadata(self, task_arn: str, container: str | None,
+                        path: str) -> tuple[int, Any]:
+        from portside.agent.metadata import answer
+
+        run = self.tasks.get(task_arn)
+        if run is None or run.definition is None:
+            return 400, {"code": "InvalidIdInRequest", "message": "Unknown task."}
+        return await asyncio.to_thread(answer, self, run, container, path)

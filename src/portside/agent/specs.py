@@ -1,0 +1,131 @@
+"""How an ECS container definition becomes a Docker container: pure functions from the
+assignment's `definition` (overrides already merged by the control plane) to docker-py's
+`containers.create` arguments, and from Docker's inspect output back to ECS report members.
+Kept apart from the agent's loop so that each translation is testable without an engine."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+LABEL = "portside."
+DEFAULT_STOP_TIMEOUT = 30  # seconds, ECS_CONTAINER_STOP_TIMEOUT's default
+PUBLISH_ADDRESS = "127.0.0.1"  # published ports stay on loopback: no traffic leaves the host
+NANOSECONDS = 1_000_000_000
+
+
+def docker_name(task_arn: str, container: str) -> str:
+    """A Docker name per task container, readable in `docker ps` and unique per host."""
+    safe = "".join(c if c.isalnum() or c in "_.-" else "-" for c in container)
+    return f"portside-{task_arn.rsplit('/', 1)[-1]}-{safe}"
+
+
+def start_order(containers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Containers in an order where each comes after the containers it `dependsOn` (the control
+    plane refuses cycles at registration; anything left over keeps its declared order)."""
+    by_name = {c["name"]: c for c in containers}
+    waiting = {c["name"]: {d["containerName"] for d in c.get("dependsOn") or ()
+                           if d["containerName"] in by_name} for c in containers}
+    ready = deque(c["name"] for c in containers if not waiting[c["name"]])
+    ordered: list[dict[str, Any]] = []
+    while ready:
+        name = ready.popleft()
+        ordered.append(by_name[name])
+        for other, deps in waiting.items():
+            if name in deps:
+                deps.discard(name)
+                if not deps and by_name[other] not in ordered and other not in ready:
+                    ready.append(other)
+    return ordered + [c for c in containers if c not in ordered]
+
+
+def environment(container: dict[str, Any], injected: dict[str, str]) -> dict[str, str]:
+    """The container's environment: what portside injects (endpoint, region, credentials and
+    metadata URIs), then the definition's own, which wins as it does on ECS."""
+    return {**injected, **{e["name"]: e.get("value", "") for e in
+                           container.get("environment") or ()}}
+
+
+def _healthcheck(check: dict[str, Any]) -> dict[str, Any]:
+    return {"test": check["command"],
+            "interval": int(check.get("interval", 30) * NANOSECONDS),
+            "timeout": int(check.get("timeout", 5) * NANOSECONDS),
+            "retries": int(check.get("retries", 3)),
+            "start_period": int(check.get("startPeriod", 0) * NANOSECONDS)}
+
+
+def create_args(container: dict[str, Any], *, network_mode: str, name: str,
+                labels: dict[str, str], env: dict[str, str]) -> dict[str, Any]:
+    """docker-py `containers.create` keyword arguments for one container definition.
+
+    `network_mode` is Docker's: `host`, `none`, `bridge`, or `container:<id>` for awsvpc (the
+    task's pause container holds the namespace)."""
+    from docker.types import Ulimit
+
+    args: dict[str, Any] = {
+        "image": container["image"], "name": name, "detach": True,
+        "labels": {**(container.get("dockerLabels") or {}), **labels},
+        "environment": env, "network_mode": network_mode,
+        "stop_signal": "SIGTERM",
+    }
+    for member, key in (("command", "command"), ("entryPoint", "entrypoint"),
+                        ("workingDirectory", "working_dir"), ("user", "user"),
+                        ("hostname", "hostname")):
+        if container.get(member) and not (key == "hostname" and
+                                          network_mode.startswith(("host", "container:"))):
+            args[key] = container[member]
+    if container.get("cpu"):
+        args["cpu_shares"] = max(2, int(container["cpu"]))  # Docker's minimum share is 2
+    if container.get("memory"):
+        args["mem_limit"] = f"{int(container['memory'])}m"
+    if container.get("memoryReservation"):
+        args["mem_reservation"] = f"{int(container['memoryReservation'])}m"
+    if container.get("ulimits"):
+        args["ulimits"] = [Ulimit(name=u["name"], soft=u["softLimit"], hard=u["hardLimit"])
+                           for u in container["ulimits"]]
+    if container.get("healthCheck"):
+        args["healthcheck"] = _healthcheck(container["healthCheck"])
+    if network_mode == "bridge" and container.get("portMappings"):
+        args["ports"] = {f"{m['containerPort']}/{m.get('protocol', 'tcp')}":
+                         (PUBLISH_ADDRESS, m.get("hostPort") or None)
+                         for m in container["portMappings"]}
+    return args
+
+
+def network_bindings(container: dict[str, Any], network_mode: str,
+                     inspected: dict[str, Any]) -> list[dict[str, Any]]:
+    """`networkBindings` as Docker bound them (dynamic host ports as it chose them); in host
+    mode the container's own ports are the host's."""
+    if network_mode == "host":
+        return [{"bindIP": "0.0.0.0", "containerPort": m["containerPort"],
+                 "hostPort": m.get("hostPort") or m["containerPort"],
+                 "protocol": m.get("protocol", "tcp")}
+                for m in container.get("portMappings") or ()]
+    if network_mode != "bridge":
+        return []
+    found = []
+    for key, binds in (inspected["NetworkSettings"].get("Ports") or {}).items():
+        port, protocol = key.split("/")
+        for bind in binds or ():
+            found.append({"bindIP": bind["HostIp"] or "0.0.0.0", "containerPort": int(port),
+                          "hostPort": int(bind["HostPort"]), "protocol": protocol})
+    return found
+
+
+def dependency_met(condition: str, inspected: dict[str, Any]) -> bool | None:
+    """Whether a `dependsOn` condition holds for the dependency's inspected state: True (go),
+    False (can never hold: the dependant cannot start), None (not yet)."""
+    state = inspected["State"]
+    exited = state["Status"] in ("exited", "dead")
+    if condition == "START":
+        return True
+    if condition == "COMPLETE":
+        return True if exited else None
+    if condition == "SUCCESS":
+        return (state["ExitCode"] == 0) if exited else None
+    if condition == "HEALTHY":
+        health = (state.get("Health") or {}).get("Status")
+        if health == "healthy":
+            return True
+        return False if exited or health == "unhealthy" else None
+    return False
