@@ -188,3 +188,26 @@ def test_an_event_older_than_its_maximum_age_is_not_retried(tmp_path, clock, thr
     attributes = {k: v["StringValue"] for k, v in got[0]["MessageAttributes"].items()}
     assert attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumEventAgeInSeconds"
     runtime.close()
+
+
+def test_an_ecs_delivery_repeated_after_a_crash_reuses_its_client_token():
+    """RunTask's clientToken names the delivery and the attempt: the same attempt made again
+    (a crash before the delivery's row was deleted) replays, a retry after a failure does not."""
+    from portside.services.events.delivery import client_token, run_task_request
+
+    first = client_token("12|arn:aws:events:us-east-1:0:rule/r|t", 0)
+    assert first == client_token("12|arn:aws:events:us-east-1:0:rule/r|t", 0)
+    assert first != client_token("12|arn:aws:events:us-east-1:0:rule/r|t", 1)
+    assert first != client_token("13|arn:aws:events:us-east-1:0:rule/r|t", 0)
+    assert len(first) <= 64
+    target = {"Arn": "arn:aws:ecs:us-east-1:0:cluster/c", "EcsParameters": {
+        "TaskDefinitionArn": "td:1", "LaunchType": "FARGATE", "NetworkConfiguration": {
+            "awsvpcConfiguration": {"Subnets": ["s-1"], "AssignPublicIp": "ENABLED"}},
+        "Tags": [{"Key": "k", "Value": "v"}], "PlacementStrategy": [{"type": "random"}]}}
+    assert run_task_request(target, "my.rule") == {
+        "cluster": target["Arn"], "taskDefinition": "td:1", "count": 1,
+        "startedBy": "events-rule/my.rule", "launchType": "FARGATE",
+        "placementStrategy": [{"type": "random"}],
+        "networkConfiguration": {"awsvpcConfiguration": {"subnets": ["s-1"],
+                                                         "assignPublicIp": "ENABLED"}},
+        "tags": [{"key": "k", "value": "v"}]}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import logging
 import random
@@ -309,8 +310,11 @@ class Deliverer:
 
     async def _run_task(self, ctx: RequestContext, row: Row, target: dict[str, Any],
                         payload: str) -> None:
-        """RunTask on the target's cluster; the target's input, if any, is the `overrides`."""
+        """RunTask on the target's cluster; the target's input, if any, is the `overrides`.
+        The client token names this delivery and attempt: a delivery repeated after a crash
+        (before its row was deleted) gets the tasks already started instead of new ones."""
         params = run_task_request(target, row.rule_name)
+        params["clientToken"] = client_token(row.key, row.attempts)
         if any(m in target for m in ("Input", "InputPath", "InputTransformer")):
             try:
                 overrides = json.loads(payload)
@@ -357,6 +361,11 @@ def backoff(attempts: int) -> float:
     """Exponential backoff with jitter: about 1, 2, 4 … seconds, at most 5 minutes."""
     ceiling = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** min(attempts, 16))
     return ceiling / 2 + random.random() * ceiling / 2
+
+
+def client_token(key: str, attempts: int) -> str:
+    """RunTask's idempotency token (at most 64 characters) for one attempt of a delivery."""
+    return hashlib.sha256(f"{key}#{attempts}".encode()).hexdigest()
 
 
 def run_task_request(target: dict[str, Any], rule_name: str) -> dict[str, Any]:
