@@ -497,6 +497,73 @@ def test_a_user_writes_only_the_streams_its_policy_names(portside, logs, stream)
         assert error_code(info) == "AccessDeniedException"
 
 
+def test_an_account_resource_policy_grants_what_no_identity_policy_does(portside, logs,
+                                                                       stream):
+    group, name = stream
+    iam = portside.client("iam")
+    user = f"logs-{uuid.uuid4().hex[:8]}"
+    user_arn = iam.create_user(UserName=user)["User"]["Arn"]
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    theirs = portside.client("logs", key=key["AccessKeyId"], secret=key["SecretAccessKey"])
+
+    def write() -> None:
+        theirs.put_log_events(logGroupName=group, logStreamName=name,
+                              logEvents=[{"timestamp": now_ms(), "message": "granted"}])
+
+    with pytest.raises(ClientError) as info:
+        write()
+    assert error_code(info) == "AccessDeniedException"
+    policy_name = f"p-{uuid.uuid4().hex[:8]}"
+    document = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": user_arn}, "Action": "logs:PutLogEvents",
+        "Resource": f"arn:aws:logs:us-east-1:000000000000:log-group:{group}:*"}]})
+    put_answer = logs.put_resource_policy(policyName=policy_name, policyDocument=document)
+    assert put_answer["resourcePolicy"]["policyName"] == policy_name
+    try:
+        described = logs.describe_resource_policies()["resourcePolicies"]
+        assert document in [p["policyDocument"] for p in described]
+        write()
+    finally:
+        logs.delete_resource_policy(policyName=policy_name)
+    with pytest.raises(ClientError) as info:
+        write()
+    assert error_code(info) == "AccessDeniedException"
+    with pytest.raises(ClientError) as info:
+        logs.delete_resource_policy(policyName=policy_name)
+    assert error_code(info) == "ResourceNotFoundException"
+
+
+def test_a_malformed_resource_policy_is_invalid_parameter(logs):
+    with pytest.raises(ClientError) as info:
+        logs.put_resource_policy(policyName="bad", policyDocument='{"Statement": 1}')
+    assert error_code(info) == "InvalidParameterException"
+
+
+def test_an_eventbridge_rule_writes_to_a_log_group_its_resource_policy_opens(portside, logs):
+    group = unique("/aws/events/portside")
+    logs.create_log_group(logGroupName=group)
+    arn = f"arn:aws:logs:us-east-1:000000000000:log-group:{group}"
+    policy_name = f"events-{uuid.uuid4().hex[:8]}"
+    logs.put_resource_policy(policyName=policy_name, policyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"},
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": f"{arn}:*"}]}))
+    events = portside.client("events")
+    rule, source = f"to-logs-{uuid.uuid4().hex[:8]}", f"app.{uuid.uuid4().hex[:8]}"
+    try:
+        events.put_rule(Name=rule, EventPattern=json.dumps({"source": [source]}))
+        events.put_targets(Rule=rule, Targets=[{"Id": "logs", "Arn": arn}])
+        events.put_events(Entries=[{"Source": source, "DetailType": "t", "Detail": "{}"}])
+        found: list = []
+        deadline = time.monotonic() + 10
+        while not found and time.monotonic() < deadline:
+            found = logs.filter_log_events(logGroupName=group)["events"]
+            time.sleep(0.1)
+        assert len(found) == 1 and json.loads(found[0]["message"])["source"] == source
+    finally:
+        logs.delete_resource_policy(policyName=policy_name)
+
+
 # -- the AWS CLI --------------------------------------------------------------------------------
 
 

@@ -17,14 +17,16 @@ from typing import Any
 from sqlalchemy import Connection, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from portside.auth.policy import MalformedPolicy
 from portside.context import RequestContext
 from portside.protocol.errors import AwsError, error
 from portside.services import tag_lists
-from portside.services.base import Service
+from portside.services.base import ResourcePolicy, Service
 from portside.services.logs import events as store
+from portside.services.logs import policies
 from portside.services.logs.access import ACTIONS, group_name
 from portside.services.logs.filters import FilterPatternError, matches, parse
-from portside.services.logs.model import groups_table, streams_table
+from portside.services.logs.model import groups_table, policies_table, streams_table
 from portside.services.logs.names import (
     RETENTION_DAYS,
     Position,
@@ -355,6 +357,66 @@ class Logs(Service):
             _check_tags(tags)
             conn.execute(update(groups_table).where(groups_table.c.id == group.id)
                          .values(tags=json.dumps(tags)))
+
+    # -- resource policies --------------------------------------------------------------------
+
+    def put_resource_policy(self, ctx: RequestContext,
+                            request: dict[str, Any]) -> dict[str, Any]:
+        if request.get("resourceArn"):
+            raise _invalid("portside serves account-level resource policies only; leave out "
+                           "resourceArn.")
+        name, document = request.get("policyName"), request.get("policyDocument")
+        if not name or not document:
+            raise _invalid("policyName and policyDocument are required.")
+        try:
+            policies.check(document)
+        except MalformedPolicy as e:
+            raise _invalid(f"Invalid policy document: {e}") from None
+        p, now = policies_table.c, _now_ms()
+        with self.runtime.store.begin() as conn:
+            mine = (p.account_id == ctx.account_id, p.region == ctx.region)
+            names = set(conn.execute(select(p.name).where(*mine)).scalars())
+            if name not in names and len(names) >= policies.MAX_POLICIES:
+                raise error("LimitExceededException", "Resource limit exceeded.")
+            conn.execute(delete(policies_table).where(*mine, p.name == name))
+            conn.execute(insert(policies_table).values(
+                account_id=ctx.account_id, region=ctx.region, name=name, document=document,
+                updated=now))
+        return {"resourcePolicy": {"policyName": name, "policyDocument": document,
+                                   "lastUpdatedTime": now, "policyScope": "ACCOUNT"}}
+
+    def describe_resource_policies(self, ctx: RequestContext,
+                                   request: dict[str, Any]) -> dict[str, Any]:
+        p = policies_table.c
+        with self.runtime.store.begin() as conn:
+            rows = conn.execute(select(policies_table).where(
+                p.account_id == ctx.account_id, p.region == ctx.region).order_by(p.name)).all()
+        return {"resourcePolicies": [
+            {"policyName": r.name, "policyDocument": r.document, "lastUpdatedTime": r.updated,
+             "policyScope": "ACCOUNT"} for r in rows]}
+
+    def delete_resource_policy(self, ctx: RequestContext,
+                               request: dict[str, Any]) -> dict[str, Any]:
+        p, name = policies_table.c, request.get("policyName") or ""
+        with self.runtime.store.begin() as conn:
+            gone = conn.execute(delete(policies_table).where(
+                p.account_id == ctx.account_id, p.region == ctx.region,
+                p.name == name)).rowcount
+        if not gone:
+            raise error("ResourceNotFoundException", f"Policy with name [{name}] does not "
+                        "exist")
+        return {}
+
+    def resource_policy(self, ctx: RequestContext, resource_arn: str) -> ResourcePolicy | None:
+        """The account's resource policies, joined, for a call on one of its log groups."""
+        parts = resource_arn.split(":", 5)
+        if len(parts) < 6 or parts[2] != "logs" or not parts[5].startswith("log-group:"):
+            return None
+        p = policies_table.c
+        with self.runtime.store.begin() as conn:
+            documents = list(conn.execute(select(p.document).where(
+                p.account_id == parts[4], p.region == parts[3]).order_by(p.name)).scalars())
+        return ResourcePolicy(policies.joined(documents), parts[4]) if documents else None
 
     # -- retention ----------------------------------------------------------------------------
 

@@ -65,3 +65,15 @@ events_table = Table(
     Index("ix_logs_events_stream", "group_id", "stream_id", "timestamp", "id"),
     Index("ix_logs_events_group", "group_id", "timestamp", "id"),
 )
+
+# Account-level resource policies (PutResourcePolicy): they apply to every log group of their
+# account and region, e.g. to let events.amazonaws.com write EventBridge targets' events.
+policies_table = Table(
+    "logs_resource_policies",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("region", String(32), primary_key=True),
+    Column("name", String(256), primary_key=True),
+    Column("document", Text, nullable=False),
+    Column("updated", BigInteger, nullable=False),
+)
