@@ -129,7 +129,8 @@ def test_the_credentials_endpoint_refuses_a_wrong_token(server, ecs):
             "Action": "sts:AssumeRole"}]}))["Role"]
     definition = _register(ecs, [{"name": "a", "command": ["sleep", "60"], "stopTimeout": 1}],
                            taskRoleArn=role["Arn"])
-    arn = _run(ecs, definition)
+    arn = _run(ecs, definition, tags=[{"key": "team", "value": "a"}],
+               propagateTags="TASK_DEFINITION")
     try:
         wait_status(ecs, "default", [arn], "RUNNING", timeout=20)
         env = dict(e.split("=", 1) for e in _inspect(arn, "a")["Config"]["Env"])
@@ -153,7 +154,17 @@ def test_the_credentials_endpoint_refuses_a_wrong_token(server, ecs):
         with urllib.request.urlopen(metadata + "/task", timeout=5) as response:
             task = json.load(response)
         assert task["TaskARN"] == arn and task["KnownStatus"] == "RUNNING"
+        assert task["Family"] and task["Revision"] == "1" and task["LaunchType"] == "EC2"
         assert task["Containers"][0]["DockerId"] == _inspect(arn, "a")["Id"]
+        with urllib.request.urlopen(metadata + "/taskWithTags", timeout=5) as response:
+            assert json.load(response)["TaskTags"] == {"team": "a"}
+        with urllib.request.urlopen(metadata, timeout=5) as response:
+            container = json.load(response)
+        assert container["Name"] == "a" and container["KnownStatus"] == "RUNNING"
+        assert container["Networks"][0]["NetworkMode"] == "bridge"
+        with urllib.request.urlopen(metadata + "/task/stats", timeout=10) as response:
+            stats = json.load(response)
+        assert "memory_stats" in stats[container["DockerId"]]
     finally:
         ecs.stop_task(task=arn)
     wait_status(ecs, "default", [arn], "STOPPED", timeout=20)
