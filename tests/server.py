@@ -38,7 +38,8 @@ class PortsideServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> PortsideServer:
-        env = {**os.environ, **self.env}
+        # The local Fargate host would serve every test's Fargate tasks: tests ask for it.
+        env = {**os.environ, "PORTSIDE_LOCAL_AGENTS": "ec2", **self.env}
         env.pop("AWS_ENDPOINT_URL", None)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it
         self.process = subprocess.Popen(

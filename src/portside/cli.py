@@ -88,15 +88,22 @@ def _local_agent_server(config: Any, runtime: Any) -> Any:
         async def _agent(self) -> None:
             identity = Identity(settings.endpoint, settings.default_region,
                                 root.access_key_id, root.secret_access_key)
+            retention = float(os.environ.get("PORTSIDE_AGENT_RETENTION", "0"))
+            # The EC2 capacity of the default cluster, and portside's Fargate capacity.
+            kinds = os.environ.get("PORTSIDE_LOCAL_AGENTS", "ec2,fargate").split(",")
+            specs = {"ec2": AgentSpec(state_dir=settings.data_dir / "agent",
+                                      retention=retention),
+                     "fargate": AgentSpec(state_dir=settings.data_dir / "fargate",
+                                          retention=retention, fargate_zones=("a", "b", "c"))}
+            await asyncio.gather(*(self._run(identity, specs[k]) for k in kinds if k in specs))
+
+        async def _run(self, identity: Identity, spec: AgentSpec) -> None:
             try:
-                retention = float(os.environ.get("PORTSIDE_AGENT_RETENTION", "0"))
-                agent = DockerAgent(identity, AgentSpec(state_dir=settings.data_dir / "agent",
-                                                        retention=retention),
-                                    credentials=credentials)
-                await agent.run()
+                await DockerAgent(identity, spec, credentials=credentials).run()
             except Exception as exc:  # no engine, or not root: portside runs without it
                 logging.getLogger("portside.agent").warning(
-                    "no local agent (RunTask needs an agent to run tasks): %s", exc)
+                    "no local %s agent (tasks need one to run): %s",
+                    "Fargate" if spec.fargate_zones else "EC2", exc)
 
     return Server(config)
 

@@ -360,3 +360,31 @@ def test_a_control_plane_killed_with_its_agent_readopts_on_restart(tmp_path, doc
     finally:
         server.stop()
         _remove_labelled(agent_key(data / "agent"))
+
+
+def test_fargate_runs_right_after_portside_up(tmp_path, docker_available):
+    """`portside up` runs a Fargate host too: a FARGATE task runs in awsvpc, its containers
+    sharing one namespace with an address on portside's task network."""
+    data = tmp_path / "data"
+    server = PortsideServer(data, env={"PORTSIDE_LOCAL_AGENTS": "fargate"}).start()
+    try:
+        ecs = server.client("ecs")
+        ecs.create_cluster(clusterName="f")
+        definition = _register(ecs, [{"name": "a", "command": ["sleep", "300"],
+                                      "stopTimeout": 1}], requiresCompatibilities=["FARGATE"],
+                               networkMode="awsvpc", cpu="256", memory="512")
+
+        def run() -> list[dict[str, Any]]:
+            return ecs.run_task(cluster="f", taskDefinition=definition, launchType="FARGATE",
+                                **AWSVPC)["tasks"]
+
+        arn = wait_for(run, timeout=20)[0]["taskArn"]
+        task = wait_status(ecs, "f", [arn], "RUNNING", timeout=20)[0]
+        address = task["containers"][0]["networkInterfaces"][0]["privateIpv4Address"]
+        assert address.startswith("169.254.124.") and task["launchType"] == "FARGATE"
+        assert _inspect(arn, "a")["HostConfig"]["NetworkMode"].startswith("container:")
+        ecs.stop_task(cluster="f", task=arn)
+        wait_status(ecs, "f", [arn], "STOPPED", timeout=20)
+    finally:
+        server.stop()
+        _remove_labelled(agent_key(data / "fargate"))

@@ -25,6 +25,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,7 @@ class AgentSpec:
     attributes: dict[str, str | None] = field(default_factory=dict)
     state_dir: Path = Path(".")
     retention: float = 0.0  # seconds stopped containers are kept for inspection
+    fargate_zones: tuple[str, ...] | None = None  # a host of portside's Fargate capacity
 
 
 @dataclass
@@ -158,8 +160,12 @@ class DockerAgent:
                                "(the agent runs as root): tasks could not reach their endpoints")
         await self.endpoints.start()
         await asyncio.to_thread(self._adopt)
-        await self._register(version.get("Version", "unknown"))
-        self.channel = Channel(self.identity, container_instance_arn=self.container_instance_arn)
+        if self.spec.fargate_zones is not None:
+            self.channel = await self._fargate_channel()
+        else:
+            await self._register(version.get("Version", "unknown"))
+            self.channel = Channel(self.identity,
+                                   container_instance_arn=self.container_instance_arn)
         self._events = threading.Thread(target=self._watch_events, daemon=True,
                                         name="portside-agent-events")
         self._events.start()
@@ -188,13 +194,31 @@ class DockerAgent:
             return json.loads(self._state_file().read_text())["containerInstanceArn"]
         return None
 
-    async def _register(self, docker_version: str) -> None:
-        spec = self.spec
-        cpu, memory = spec.cpu, spec.memory
+    async def _fargate_channel(self) -> Channel:
+        """A Fargate host registers no container instance: it says in its hello which zones
+        and how much it serves, under an id it keeps across restarts (docs/agent-protocol.md)."""
+        saved: dict[str, Any] = {}
+        with contextlib.suppress(OSError, ValueError):
+            saved = json.loads(self._state_file().read_text())
+        host_id = saved.get("fargateHost") or uuid.uuid4().hex
+        self.spec.state_dir.mkdir(parents=True, exist_ok=True)
+        self._state_file().write_text(json.dumps({"fargateHost": host_id}))
+        cpu, memory = await self._resources()
+        return Channel(self.identity, fargate_host=host_id, hello={
+            "zones": list(self.spec.fargate_zones or ()), "cpu": cpu, "memory": memory})
+
+    async def _resources(self) -> tuple[int, int]:
+        """CPU units and MiB offered: the spec's, else the host's."""
+        cpu, memory = self.spec.cpu, self.spec.memory
         if cpu is None or memory is None:
             info = await asyncio.to_thread(self.docker.info)
             cpu = cpu or int(info.get("NCPU", 1)) * 1024
             memory = memory or int(info.get("MemTotal", 1 << 30)) // (1 << 20)
+        return cpu, memory
+
+    async def _register(self, docker_version: str) -> None:
+        spec = self.spec
+        cpu, memory = await self._resources()
         request: dict[str, Any] = {
             "cluster": spec.cluster,
             "totalResources": [
