@@ -31,7 +31,7 @@ from portside.services.ecs.lifecycle import (
 from portside.services.ecs.model import tasks
 from portside.services.ecs.records import Task
 from portside.services.ecs.state import Change, EcsState, ScopeView, scope_of
-from portside.services.ecs.tasks import find_task, reread_task
+from portside.services.ecs.tasks import find_task
 
 Request = dict[str, Any]
 Response = dict[str, Any]
@@ -194,7 +194,7 @@ class ReportsApi(Service):
         with self.runtime.store.begin() as conn:
             cluster = find_cluster(conn, ctx, cluster_ref)
             task = find_task(conn, ctx, cluster.name, task_ref)
-        if task is None:
-            raise invalid("The referenced task was not found.")
-        with self.state.write(scope_of(task)) as (conn, view):
-            apply_report(self.state, conn, view, reread_task(conn, task.id), report, now())
+            if task is None:
+                raise invalid("The referenced task was not found.")
+            with self.state.write(scope_of(task), conn) as (conn, view):
+                apply_report(self.state, conn, view, task, report, now())

@@ -81,6 +81,9 @@ _TOKEN = select(client_tokens).where(
     client_tokens.c.region == bindparam("region"), client_tokens.c.cluster == bindparam("cluster"),
     client_tokens.c.token == bindparam("token"), client_tokens.c.created_at >= bindparam("since"))
 _REMEMBER_TOKEN = insert(client_tokens)
+_TASK_IN_CLUSTER = select(tasks).where(
+    tasks.c.id == bindparam("id"), tasks.c.account_id == bindparam("account_id"),
+    tasks.c.region == bindparam("region"), tasks.c.cluster == bindparam("cluster"))
 
 
 class TasksApi(Service):
@@ -478,9 +481,8 @@ def find_task(conn: Connection, ctx: RequestContext, cluster: str,
     if (ref.account_id or ctx.account_id) != ctx.account_id or (
             ref.region or ctx.region) != ctx.region or ref.cluster not in (None, cluster):
         return None
-    row = conn.execute(select(tasks).where(
-        tasks.c.id == ref.name, tasks.c.account_id == ctx.account_id,
-        tasks.c.region == ctx.region, tasks.c.cluster == cluster)).first()
+    row = conn.execute(_TASK_IN_CLUSTER, {"id": ref.name, "account_id": ctx.account_id,
+                                          "region": ctx.region, "cluster": cluster}).first()
     return Task.from_row(row) if row is not None else None
 
 
