@@ -169,6 +169,18 @@ def test_filters_follow_the_filter_reference(key, values, expected):
     assert filters.matches(SECRET, [filters.Filter(key, tuple(values))]) is expected
 
 
+searchables = st.builds(filters.Searchable, names, st.text(max_size=20),
+                        st.lists(st.text(max_size=8), max_size=3).map(tuple),
+                        st.lists(st.text(max_size=8), max_size=3).map(tuple), regions)
+
+
+@given(searchables, st.sampled_from(filters.KEYS),
+       st.from_regex(r"[a-zA-Z0-9 :_@/+=.-]{0,12}", fullmatch=True))
+def test_a_negated_value_matches_exactly_what_the_value_does_not(secret, key, value):
+    plain = filters.matches(secret, [filters.Filter(key, (value,))])
+    assert filters.matches(secret, [filters.Filter(key, (f"!{value}",))]) is not plain
+
+
 def test_every_filter_must_match():
     both = [filters.Filter("name", ("prod",)), filters.Filter("tag-key", ("env",))]
     assert filters.matches(SECRET, both)

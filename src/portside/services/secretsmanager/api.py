@@ -70,8 +70,7 @@ class SecretsManager(Service):
         name = request["Name"]
         if not ids.is_valid_name(name):
             raise errors.validation("Invalid name. Must be a valid name containing "
-                                          "alphanumeric characters, or any of the following: "
-                                          "-/_+=.@!")
+                                    "alphanumeric characters, or any of the following: -/_+=.@!")
         if request.get("AddReplicaRegions"):
             raise errors.invalid_request("portside does not replicate secrets to other "
                                          "Regions.")
