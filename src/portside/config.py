@@ -50,6 +50,12 @@ class Settings:
     ecs_task_retention: float = 3600.0
     # Seals secret values at rest instead of the data directory's own key file (store/sealed.py).
     master_key: str | None = field(default=None, repr=False)
+    # ECR: a domain for AWS-shaped repository URIs (`<account>.dkr.ecr.<region>.<domain>`),
+    # else `localhost:<port>`; an external S3-compatible endpoint for registry blobs (its
+    # credentials from boto3's usual sources), else portside's own S3. See docs/ecr.md.
+    ecr_registry_domain: str | None = None
+    ecr_s3_endpoint: str | None = None
+    ecr_s3_bucket_prefix: str = "portside-ecr-"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -68,6 +74,9 @@ class Settings:
             "ecs_agent_timeout": float(env.get("PORTSIDE_ECS_AGENT_TIMEOUT", "30")),
             "ecs_task_retention": float(env.get("PORTSIDE_ECS_TASK_RETENTION", "3600")),
             "master_key": env.get("PORTSIDE_MASTER_KEY") or None,
+            "ecr_registry_domain": env.get("PORTSIDE_ECR_REGISTRY_DOMAIN") or None,
+            "ecr_s3_endpoint": env.get("PORTSIDE_ECR_S3_ENDPOINT") or None,
+            "ecr_s3_bucket_prefix": env.get("PORTSIDE_ECR_S3_BUCKET_PREFIX", "portside-ecr-"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -11,6 +11,7 @@ from portside.config import Settings
 from portside.events import EventBus
 from portside.services.base import PlannedService, Service
 from portside.services.cloudtrail.api import CloudTrail
+from portside.services.ecr.api import Ecr
 from portside.services.ecs.api import Ecs
 from portside.services.events.api import Events
 from portside.services.iam.api import Iam
@@ -22,11 +23,11 @@ from portside.services.ssm.api import Ssm
 from portside.services.sts.api import Sts
 from portside.store import BlobStore, Store
 
-SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, Ecs, Events, SecretsManager, Ssm,
-                                       CloudTrail, Logs)
+SERVICES: tuple[type[Service], ...] = (Iam, Sts, S3, Sqs, Ecs, Ecr, Events, SecretsManager,
+                                       Ssm, CloudTrail, Logs)
 
 # In portside's plan, not built yet: every operation answers 501 NotImplemented.
-PLANNED = ("ecr", "eks")
+PLANNED = ("eks",)
 
 
 class Runtime:

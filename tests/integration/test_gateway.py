@@ -48,7 +48,7 @@ def test_health_lists_version_and_every_service(portside):
     health = requests.get(f"{portside.endpoint}/_portside/health", timeout=5).json()
     assert health["version"]
     assert health["services"]["sts"] == "running"
-    assert health["services"]["ecr"] == "not implemented"
+    assert health["services"]["ecr"] == "running"
 
 
 @pytest.mark.parametrize("service, call", [

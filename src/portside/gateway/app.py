@@ -49,6 +49,9 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 INTERNAL_PREFIX = "/_portside/"
 AGENT_CHANNEL = "/_portside/agent/ws"
+# The OCI distribution API of ECR. No S3 path-style request can start so: bucket names have
+# at least three characters.
+REGISTRY_PREFIX = "/v2/"
 
 # One endpoint serves every region, so the credential scope names the region; it must be one.
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
@@ -78,6 +81,8 @@ class Gateway:
         source_ip = (scope.get("client") or ("127.0.0.1", 0))[0]
         if request.path.startswith(INTERNAL_PREFIX):
             response = self.internal(await _drained(request))
+        elif request.path == "/v2" or request.path.startswith(REGISTRY_PREFIX):
+            response = await self.runtime.services["ecr"].registry.serve(request, source_ip)
         else:
             response = await self.handle(request, source_ip)
         if not body.complete and _has_body(request.headers):
