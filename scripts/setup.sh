@@ -377,6 +377,8 @@ else
     flock -w 900 9 || die "timed out waiting for another setup.sh to finish with Docker"
     setup_docker
     if [[ $DOCKER_OK == 1 ]]; then
+        # The ECR tests copy images to and from portside's registry with skopeo.
+        if ! command -v skopeo >/dev/null && is_root; then apt_install skopeo; fi
         ensure_image "$BUSYBOX_IMAGE" "$BUSYBOX_RECIPE" build_busybox check_busybox \
             'ENV PATH=/usr/sbin:/usr/bin:/sbin:/bin' 'CMD ["sh"]'
         ensure_image "$PYTHON_IMAGE" "$PYTHON_RECIPE" build_python_boto3 check_python_boto3 \

@@ -8,10 +8,13 @@ https://docs.aws.amazon.com/AmazonECR/latest/APIReference/Welcome.html
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
+import logging
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,11 +30,12 @@ from portside.protocol.errors import AwsError, error
 from portside.services import tag_lists
 from portside.services.base import ResourcePolicy, Service
 from portside.services.ecr import blobs as blob_backends
-from portside.services.ecr import errors, manifests, names, tokens
+from portside.services.ecr import errors, lifecycle, manifests, names, tokens
 from portside.services.ecr.model import (
     blobs,
     image_tags,
     images,
+    lifecycle_previews,
     repositories,
     repository_blobs,
     uploads,
@@ -43,8 +47,17 @@ _REPOSITORY_OPERATIONS = (
     "ListImages", "BatchDeleteImage", "BatchCheckLayerAvailability", "InitiateLayerUpload",
     "UploadLayerPart", "CompleteLayerUpload", "GetDownloadUrlForLayer", "SetRepositoryPolicy",
     "GetRepositoryPolicy", "DeleteRepositoryPolicy", "PutImageTagMutability",
+    "PutLifecyclePolicy", "GetLifecyclePolicy", "DeleteLifecyclePolicy",
+    "StartLifecyclePolicyPreview", "GetLifecyclePolicyPreview",
 )
 MUTABLE, IMMUTABLE = "MUTABLE", "IMMUTABLE"
+# An upload not completed within a day is abandoned (docker resumes within seconds); swept hourly.
+UPLOAD_LIFETIME = 24 * 3600.0
+UPLOAD_SWEEP_INTERVAL = 3600.0
+# AWS expires images within 24 hours of them becoming eligible; portside looks hourly.
+LIFECYCLE_INTERVAL = 3600.0
+
+log = logging.getLogger("portside.ecr")
 
 
 def repository_arn(region: str, account_id: str, name: str) -> str:
@@ -89,15 +102,48 @@ class Ecr(Service):
         self.blobs.reset()
         self.upload_states.clear()
 
+    def background(self) -> list[Coroutine[Any, Any, None]]:
+        return [self._expire_uploads_forever(), self._apply_lifecycle_forever()]
+
+    async def _apply_lifecycle_forever(self) -> None:
+        while True:
+            await asyncio.sleep(LIFECYCLE_INTERVAL)
+            try:
+                self.apply_lifecycle_policies(time.time())
+            except Exception:  # the next round tries again; a loop that dies expires nothing
+                log.exception("applying ECR lifecycle policies failed")
+
+    async def _expire_uploads_forever(self) -> None:
+        while True:
+            await asyncio.sleep(UPLOAD_SWEEP_INTERVAL)
+            try:
+                await self.expire_uploads(time.time() - UPLOAD_LIFETIME)
+            except Exception:  # the next sweep tries again; a loop that dies sweeps nothing
+                log.exception("expiring abandoned ECR uploads failed")
+
+    async def expire_uploads(self, started_before: float) -> int:
+        """Remove uploads begun before `started_before` and never completed, with their parts:
+        an interrupted push may resume within UPLOAD_LIFETIME, then its bytes are reclaimed."""
+        with self.runtime.store.begin() as conn:
+            stale = list(conn.execute(
+                select(uploads, repositories.c.account_id).join(
+                    repositories, repositories.c.id == uploads.c.repository_id).where(
+                    uploads.c.started_at < started_before)))
+        for row in stale:
+            self.upload_states.pop(row.id, None)
+            await self.discard_upload(row, row.id, [k for k, _ in json.loads(row.parts)])
+        return len(stale)
+
     # -- addressing --------------------------------------------------------------------------
 
     def registry_host(self, account_id: str, region: str) -> str:
         """The host (and port) of repository URIs; see docs/ecr.md for how account and region
         map onto it."""
         settings = self.runtime.settings
+        port = "" if settings.port == 443 else f":{settings.port}"
         if settings.ecr_registry_domain:
-            return f"{account_id}.dkr.ecr.{region}.{settings.ecr_registry_domain}"
-        return f"localhost:{settings.port}"
+            return f"{account_id}.dkr.ecr.{region}.{settings.ecr_registry_domain}{port}"
+        return f"localhost{port}"
 
     def repository_uri(self, account_id: str, region: str, name: str) -> str:
         return f"{self.registry_host(account_id, region)}/{name}"
@@ -191,7 +237,7 @@ class Ecr(Service):
                             "images")
             out = self._repository_out(row)
             conn.execute(delete(repositories).where(repositories.c.id == row.id))
-            for table in (images, image_tags, repository_blobs, uploads):
+            for table in (images, image_tags, repository_blobs, uploads, lifecycle_previews):
                 conn.execute(delete(table).where(table.c.repository_id == row.id))
         return {"repository": out}
 
@@ -316,6 +362,89 @@ class Ecr(Service):
 
     def describe_registry(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         return {"registryId": ctx.account_id, "replicationConfiguration": {"rules": []}}
+
+    # -- lifecycle policies ------------------------------------------------------------------
+
+    def put_lifecycle_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        text = params["lifecyclePolicyText"]
+        _checked_lifecycle(text)
+        with self.runtime.store.begin() as conn:
+            row = self._repository(conn, ctx, params)
+            conn.execute(update(repositories).where(repositories.c.id == row.id).values(
+                lifecycle_policy=text))
+        return {"registryId": row.account_id, "repositoryName": row.name,
+                "lifecyclePolicyText": text}
+
+    def get_lifecycle_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        with self.runtime.store.begin() as conn:
+            row = self._repository(conn, ctx, params)
+        if not row.lifecycle_policy:
+            raise _no_lifecycle_policy(row)
+        return {"registryId": row.account_id, "repositoryName": row.name,
+                "lifecyclePolicyText": row.lifecycle_policy}
+
+    def delete_lifecycle_policy(self, ctx: RequestContext,
+                                params: dict[str, Any]) -> dict[str, Any]:
+        result = self.get_lifecycle_policy(ctx, params)
+        with self.runtime.store.begin() as conn:
+            conn.execute(update(repositories).where(
+                repositories.c.account_id == ctx.account_id,
+                repositories.c.region == ctx.region,
+                repositories.c.name == params["repositoryName"]).values(lifecycle_policy=None))
+        return result
+
+    def start_lifecycle_policy_preview(self, ctx: RequestContext,
+                                       params: dict[str, Any]) -> dict[str, Any]:
+        """The preview evaluates the given policy (or the repository's) when it is read; it is
+        always complete, and agrees with expiry because both call the same engine."""
+        with self.runtime.store.begin() as conn:
+            row = self._repository(conn, ctx, params)
+            text = params.get("lifecyclePolicyText") or row.lifecycle_policy
+            if not text:
+                raise _no_lifecycle_policy(row)
+            _checked_lifecycle(text)
+            conn.execute(delete(lifecycle_previews).where(
+                lifecycle_previews.c.repository_id == row.id))
+            conn.execute(insert(lifecycle_previews).values(repository_id=row.id, policy=text))
+        return {"registryId": row.account_id, "repositoryName": row.name,
+                "lifecyclePolicyText": text, "status": "IN_PROGRESS"}
+
+    def get_lifecycle_policy_preview(self, ctx: RequestContext,
+                                     params: dict[str, Any]) -> dict[str, Any]:
+        with self.runtime.store.begin() as conn:
+            row = self._repository(conn, ctx, params)
+            text = conn.execute(select(lifecycle_previews.c.policy).where(
+                lifecycle_previews.c.repository_id == row.id)).scalar()
+            if text is None:
+                raise error("LifecyclePolicyPreviewNotFoundException",
+                            "There is no dry run for the repository with name "
+                            f"'{row.name}' in the registry with id '{row.account_id}'")
+            found = self._lifecycle_images(conn, row)
+        doomed = lifecycle.expiring(lifecycle.parse_policy(text), found, time.time())
+        results = [{"imageDigest": i.digest, "imageTags": list(i.tags),
+                    "imagePushedAt": datetime.fromtimestamp(i.pushed_at, UTC),
+                    "action": {"type": "EXPIRE"}, "appliedRulePriority": doomed[i.digest]}
+                   for i in found if i.digest in doomed]
+        return {"registryId": row.account_id, "repositoryName": row.name,
+                "lifecyclePolicyText": text, "status": "COMPLETE", "previewResults": results,
+                "summary": {"expiringImageTotalCount": len(results)}}
+
+    def _lifecycle_images(self, conn: Connection, repo: Row) -> list[lifecycle.Image]:
+        return [lifecycle.Image(r.digest, tuple(self.tags_of(conn, repo, r.digest)), r.pushed_at)
+                for r in conn.execute(select(images.c.digest, images.c.pushed_at).where(
+                    images.c.repository_id == repo.id))]
+
+    def apply_lifecycle_policies(self, now: float) -> int:
+        """Expire, in every repository with a lifecycle policy, what its rules expire now."""
+        expired = 0
+        with self.runtime.store.begin() as conn:
+            for repo in list(conn.execute(select(repositories).where(
+                    repositories.c.lifecycle_policy.is_not(None)))):
+                rules = lifecycle.parse_policy(repo.lifecycle_policy)
+                for digest in lifecycle.expiring(rules, self._lifecycle_images(conn, repo), now):
+                    self.delete_image(conn, repo, digest)
+                    expired += 1
+        return expired
 
     # -- images ------------------------------------------------------------------------------
 
@@ -725,6 +854,19 @@ def _scoped_policy(text: str, arn: str) -> str:
                 "NotResource" not in statement:
             statement["Resource"] = arn
     return json.dumps(doc)
+
+
+def _checked_lifecycle(text: str) -> None:
+    try:
+        lifecycle.parse_policy(text)
+    except lifecycle.InvalidLifecyclePolicy as exc:
+        raise error("InvalidParameterException", str(exc)) from None
+
+
+def _no_lifecycle_policy(repo: Row) -> AwsError:
+    return error("LifecyclePolicyNotFoundException", "Lifecycle policy does not exist for the "
+                 f"repository with name '{repo.name}' in the registry with id "
+                 f"'{repo.account_id}'")
 
 
 def _too_many_tags(message: str) -> AwsError:

@@ -89,3 +89,11 @@ uploads = Table(
     Column("size", BigInteger, nullable=False),
     Column("started_at", Float, nullable=False),
 )
+
+lifecycle_previews = Table(
+    "ecr_lifecycle_previews",
+    metadata,
+    Column("repository_id", Integer, ForeignKey("ecr_repositories.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("policy", Text, nullable=False),  # the policy the preview evaluates
+)
