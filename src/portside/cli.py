@@ -99,7 +99,10 @@ def _local_agent_server(config: Any, runtime: Any) -> Any:
 
         async def _run(self, identity: Identity, spec: AgentSpec) -> None:
             try:
-                await DockerAgent(identity, spec, credentials=credentials).run()
+                # Building botocore's ECS client and docker-py's client takes a while: not on
+                # the loop that serves requests and channels.
+                agent = await asyncio.to_thread(DockerAgent, identity, spec, credentials)
+                await agent.run()
             except Exception as exc:  # no engine, or not root: portside runs without it
                 logging.getLogger("portside.agent").warning(
                     "no local %s agent (tasks need one to run): %s",

@@ -388,3 +388,35 @@ def test_fargate_runs_right_after_portside_up(tmp_path, docker_available):
     finally:
         server.stop()
         _remove_labelled(agent_key(data / "fargate"))
+
+
+def test_a_separate_agent_gets_task_role_credentials_over_the_channel(server, ecs, tmp_path):
+    """`portside agent` cannot call STS as ecs-tasks.amazonaws.com itself: the control plane
+    assumes the role of a task assigned to that host and answers on the channel."""
+    role = server.client("iam").create_role(
+        RoleName=unique("task"), AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]}))["Role"]
+    cluster = unique("cred")
+    ecs.create_cluster(clusterName=cluster)
+    state = tmp_path / "agent-state"
+    agent = _agent(server, cluster, state)
+    try:
+        wait_for(lambda: _connected(ecs, cluster), timeout=20)
+        definition = _register(ecs, [{"name": "a", "command": ["sleep", "60"],
+                                      "stopTimeout": 1}], taskRoleArn=role["Arn"])
+        arn = ecs.run_task(cluster=cluster, taskDefinition=definition)["tasks"][0]["taskArn"]
+        wait_status(ecs, cluster, [arn], "RUNNING", timeout=20)
+        env = dict(e.split("=", 1) for e in _inspect(arn, "a")["Config"]["Env"])
+        request = urllib.request.Request(env["AWS_CONTAINER_CREDENTIALS_FULL_URI"], headers={
+            "Authorization": env["AWS_CONTAINER_AUTHORIZATION_TOKEN"]})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = json.load(response)
+        assert body["RoleArn"] == role["Arn"] and body["AccessKeyId"] and body["Token"]
+        ecs.stop_task(cluster=cluster, task=arn)
+        wait_status(ecs, cluster, [arn], "STOPPED", timeout=20)
+    finally:
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(10)
+        _remove_labelled(agent_key(state))

@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
@@ -94,6 +96,7 @@ class Channel:
         self._stopping = False
         self._closed_by_control_plane = False
         self._socket: Any = None
+        self._requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     async def run(self, reconciler: Reconciler) -> None:
         """Hold the channel until `stop()` or until the control plane closes it for good (the
@@ -156,6 +159,10 @@ class Channel:
         elif kind == "tasks":
             await reconciler.reconcile(message.get("tasks") or [], bool(message.get("full")))
             await socket.send(json.dumps({"type": "ack", "messageId": message["messageId"]}))
+        elif kind == "credentials":
+            waiting = self._requests.pop(str(message.get("requestId")), None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(message)
         elif kind == "close":
             log.info("the control plane closes the channel: %s", message.get("reason"))
             self._closed_by_control_plane = True
@@ -164,6 +171,25 @@ class Channel:
         while True:
             await asyncio.sleep(self.heartbeat_interval)
             await socket.send(json.dumps({"type": "heartbeat"}))
+
+    async def task_credentials(self, task_arn: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The task role's credentials, from the control plane (an agent outside its process
+        cannot call STS as ecs-tasks.amazonaws.com). Raises RuntimeError when refused."""
+        if self._socket is None:
+            raise RuntimeError("the channel is not connected")
+        request_id = uuid.uuid4().hex
+        waiting = self._requests[request_id] = asyncio.get_running_loop().create_future()
+        try:
+            await self._socket.send(json.dumps({"type": "credentials", "requestId": request_id,
+                                                "taskArn": task_arn}))
+            answer = await asyncio.wait_for(waiting, timeout)
+        finally:
+            self._requests.pop(request_id, None)
+        if "credentials" not in answer:
+            raise RuntimeError(answer.get("error") or "credentials refused")
+        found = dict(answer["credentials"])
+        found["Expiration"] = datetime.fromtimestamp(float(found["Expiration"]), UTC)
+        return found
 
     async def send_attachment_details(self, task_arn: str, attachment_id: str,
                                       details: list[dict[str, str]]) -> None:

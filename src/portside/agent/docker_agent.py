@@ -138,7 +138,10 @@ class DockerAgent:
         self.tasks: dict[str, TaskRun] = {}
         self.channel: Channel | None = None
         self.container_instance_arn: str | None = self._saved_arn()
-        self.endpoints = EndpointServer(identity.endpoint, credentials, self._metadata)
+        # In-process (portside up) credentials come straight from STS; otherwise the control
+        # plane assumes the role for the agent over the channel.
+        self.endpoints = EndpointServer(identity.endpoint, credentials or self._channel_credentials,
+                                        self._metadata)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -611,6 +614,11 @@ class DockerAgent:
             except Exception as exc:  # the engine went away: try again shortly
                 log.warning("Docker event stream: %s", exc)
                 time.sleep(1.0)
+
+    async def _channel_credentials(self, task_arn: str, role_arn: str) -> dict[str, Any]:
+        if self.channel is None:
+            raise RuntimeError("the channel is not open")
+        return await self.channel.task_credentials(task_arn)
 
     # -- task metadata v4 --------------------------------------------------------------------
 

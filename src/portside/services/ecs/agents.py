@@ -218,6 +218,8 @@ class AgentHub:
             self._acknowledged(session, session.pending.pop(message.get("messageId", ""), []))
         elif kind == "attachment":
             self._attachment(session, message)
+        elif kind == "credentials":
+            session.push(self._credentials(session, message))
         elif kind != "heartbeat":
             log.info("agent of %s sent an unknown message type %r", session.target.host_id,
                      kind)
@@ -322,6 +324,31 @@ class AgentHub:
         if fields:
             with self.service.state.write(scope_of(task)) as (conn, view):
                 self.service.state.transition(conn, view, task, Change(fields=fields), now())
+
+    def _credentials(self, session: Session, message: dict[str, Any]) -> dict[str, Any]:
+        """Task role credentials for an agent outside this process: only for a task assigned
+        to the asking host, only for that task's own role, as ecs-tasks.amazonaws.com (the role
+        must trust it). The execution role is never served here."""
+        answer: dict[str, Any] = {"type": "credentials", "requestId": message.get("requestId")}
+        ident = parse_child(message.get("taskArn", ""), "task").name
+        with self.service.runtime.store.begin() as conn:
+            row = conn.execute(select(tasks).where(
+                tasks.c.id == ident, tasks.c.host_id == session.target.host_id)).first()
+        role_arn = Task.from_row(row).definition.get("taskRoleArn") if row else None
+        if row is None or not role_arn:
+            return {**answer, "error": "The task has no task role on this host."}
+        task = Task.from_row(row)
+        try:
+            found = self.service.runtime.services["sts"].assume_role_for_service(
+                "ecs-tasks.amazonaws.com", role_arn, f"ecs-task-{task.id[:32]}",
+                source_arn=task.arn, source_account=task.account_id)
+        except AwsError as exc:
+            return {**answer, "error": exc.message}
+        return {**answer, "credentials": {
+            "AccessKeyId": found["AccessKeyId"], "SecretAccessKey": found["SecretAccessKey"],
+            "SessionToken": found["SessionToken"],
+            "Expiration": found["Expiration"].timestamp()
+            if hasattr(found["Expiration"], "timestamp") else found["Expiration"]}}
 
 
 def _join_fargate(conn: Any, hosts: dict[str, Host], host_id: str, hello: dict[str, Any],
