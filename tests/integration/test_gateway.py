@@ -49,10 +49,11 @@ def test_health_lists_version_and_every_service(portside):
     assert health["version"]
     assert health["services"]["sts"] == "running"
     assert health["services"]["ecr"] == "running"
+    assert health["services"]["logs"] == "running"
+    assert health["services"]["eks"] == "not implemented"
 
 
 @pytest.mark.parametrize("service, call", [
-    ("ecs", lambda c: c.describe_clusters(clusters=["a", "b"], include=["TAGS"])),
     ("eks", lambda c: c.list_clusters(maxResults=5, include=["all"])),
     ("eks", lambda c: c.describe_cluster(name="prod")),
 ])
@@ -143,10 +144,10 @@ def test_lookup_events_pages_with_next_token(portside):
 
 def test_failed_calls_are_recorded_with_their_error_code(portside):
     with pytest.raises(ClientError):
-        portside.client("ecs").list_clusters()
+        portside.client("eks").list_clusters()
     time.sleep(0.05)
     record = events_named(portside, "ListClusters")
-    assert any(r["errorCode"] == "NotImplemented" and r["eventSource"] == "ecs.amazonaws.com"
+    assert any(r["errorCode"] == "NotImplemented" and r["eventSource"] == "eks.amazonaws.com"
                for r in record)
 
 
