@@ -199,3 +199,47 @@ def test_enforcement_can_be_switched_off_for_an_open_sandbox(tmp_path):
         client(server, "iam", key).list_roles()  # no policy at all, and still allowed
     finally:
         server.stop()
+
+
+def test_a_bucket_policy_grants_another_account_and_its_absence_denies(two_accounts):
+    other = {"AccessKeyId": "other", "SecretAccessKey": "other-secret"}
+    other_s3 = client(two_accounts, "s3", other)
+    bucket = unique("shared")
+    other_s3.create_bucket(Bucket=bucket)
+    other_s3.put_object(Bucket=bucket, Key="incoming/a.txt", Body=b"hello")
+    iam = two_accounts.client("iam")
+    _, key = new_user(iam, allow("s3:GetObject"))
+    mine = client(two_accounts, "s3", key)
+    # The user's own policy allows s3:GetObject on everything, but the bucket is another
+    # account's: without a bucket policy naming this account, the read is denied.
+    assert denied(lambda: mine.get_object(Bucket=bucket, Key="incoming/a.txt"))[
+        "Code"] == "AccessDenied"
+    other_s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+            "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/incoming/*"}]}))
+    assert mine.get_object(Bucket=bucket, Key="incoming/a.txt")["Body"].read() == b"hello"
+    # The grant covers incoming/ only, and the root of this account is no exception.
+    other_s3.put_object(Bucket=bucket, Key="private/b.txt", Body=b"secret")
+    assert denied(lambda: mine.get_object(Bucket=bucket, Key="private/b.txt"))[
+        "Code"] == "AccessDenied"
+    assert denied(lambda: two_accounts.client("s3").get_object(
+        Bucket=bucket, Key="private/b.txt"))["Code"] == "AccessDenied"
+
+
+def test_a_role_allowed_only_get_object_on_incoming_can_do_nothing_else(portside):
+    s3 = portside.client("s3")
+    bucket = unique("incoming")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="incoming/a.txt", Body=b"a")
+    s3.put_object(Bucket=bucket, Key="other/b.txt", Body=b"b")
+    iam = portside.client("iam")
+    _, key = new_user(iam, allow("s3:GetObject", f"arn:aws:s3:::{bucket}/incoming/*"))
+    mine = client(portside, "s3", key)
+    assert mine.get_object(Bucket=bucket, Key="incoming/a.txt")["Body"].read() == b"a"
+    error = denied(lambda: mine.get_object(Bucket=bucket, Key="other/b.txt"))
+    assert error["Code"] == "AccessDenied"
+    assert "because no identity-based policy allows the s3:GetObject action" in error["Message"]
+    assert denied(lambda: mine.list_objects_v2(Bucket=bucket))["Code"] == "AccessDenied"
+    assert denied(lambda: mine.put_object(Bucket=bucket, Key="incoming/c.txt",
+                                          Body=b"c"))["Code"] == "AccessDenied"

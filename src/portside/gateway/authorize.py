@@ -49,7 +49,8 @@ def authorize_check(runtime: Runtime, ctx: RequestContext, service: Service, che
     iam = runtime.services["iam"]
     policies = iam.principal_policies(ctx.principal)
     found = service.resource_policy(ctx, check.resource)
-    resource_policy = parse_policy(found.document, found.kind) if found else None
+    resource_policy = (parse_policy(found.document, found.kind)
+                       if found and found.document else None)
     request = Request(
         principal=policies.caller(ctx.principal),
         action=check.action,

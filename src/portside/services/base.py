@@ -27,7 +27,7 @@ class ResourcePolicy:
     """A resource's own policy (bucket policy, queue policy, a role's trust policy…) and the
     account that owns the resource."""
 
-    document: str
+    document: str | None  # None: the resource has no policy, but its owner is known
     account_id: str
     kind: PolicyKind = PolicyKind.RESOURCE
 

@@ -91,13 +91,15 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         return json.loads(row.tags) if row is not None and row.tags else {}
 
     def resource_policy(self, ctx: RequestContext, resource_arn: str) -> ResourcePolicy | None:
-        """The bucket policy of `arn:aws:s3:::bucket` or of any object ARN in it."""
+        """The bucket policy of `arn:aws:s3:::bucket` or of any object ARN in it, and the
+        bucket's owner even without a policy: S3 ARNs name no account, and a caller from
+        another account must be held to the cross-account rules."""
         prefix = "arn:aws:s3:::"
         if not resource_arn.startswith(prefix):
             return None
         name = resource_arn[len(prefix):].split("/", 1)[0]
         row = self.bucket_rows.find(name)
-        return ResourcePolicy(row.policy, row.account_id) if row and row.policy else None
+        return ResourcePolicy(row.policy, row.account_id) if row else None
 
     # -- buckets -----------------------------------------------------------------------------
 
