@@ -17,7 +17,18 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Float, Integer, String, Table, Text, func, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Float,
+    Integer,
+    String,
+    Table,
+    Text,
+    bindparam,
+    func,
+    select,
+)
 
 from portside.store import Store, executemany, metadata
 
@@ -45,7 +56,17 @@ bus_cursors = Table(
 )
 
 
+BATCH = 100
+# Built once: the dispatcher runs these after every publish.
 _INSERT = bus_events.insert()
+_CURSOR = select(bus_cursors.c.seq).where(bus_cursors.c.subscriber == bindparam("name"))
+_AFTER = (select(bus_events).where(bus_events.c.seq > bindparam("cursor"))
+          .order_by(bus_events.c.seq).limit(BATCH))
+_MOVE = bus_cursors.update().where(bus_cursors.c.subscriber == bindparam("b_name")).values(
+    seq=bindparam("b_seq"))
+_OLDEST_CURSOR = select(func.min(bus_cursors.c.seq))
+_NEWEST = select(func.max(bus_events.c.seq))
+_PRUNE = bus_events.delete().where(bus_events.c.seq <= bindparam("seq"))
 
 
 def _row(account_id: str, region: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -64,7 +85,6 @@ class BusEvent:
 
 Handler = Callable[[list[BusEvent]], Awaitable[None]]
 
-BATCH = 100
 IDLE_WAKE = 1.0  # seconds: how often an idle dispatcher looks again (retries after a failure)
 
 
@@ -120,10 +140,8 @@ class EventBus:
 
     async def _deliver(self, name: str) -> bool:
         with self.store.begin() as conn:
-            cursor = conn.execute(select(bus_cursors.c.seq).where(
-                bus_cursors.c.subscriber == name)).scalar() or 0
-            rows = conn.execute(select(bus_events).where(bus_events.c.seq > cursor)
-                                .order_by(bus_events.c.seq).limit(BATCH)).all()
+            cursor = conn.execute(_CURSOR, {"name": name}).scalar() or 0
+            rows = conn.execute(_AFTER, {"cursor": cursor}).all()
         if not rows:
             return False
         events = [BusEvent(r.seq, r.account_id, r.region, json.loads(r.event)) for r in rows]
@@ -133,13 +151,12 @@ class EventBus:
             log.exception("event subscriber %s failed; it gets these events again", name)
             return False
         with self.store.begin() as conn:
-            conn.execute(bus_cursors.update().where(bus_cursors.c.subscriber == name)
-                         .values(seq=events[-1].seq))
+            conn.execute(_MOVE, {"b_name": name, "b_seq": events[-1].seq})
         return True
 
     def _prune(self) -> None:
         with self.store.begin() as conn:
-            oldest_cursor = conn.execute(select(func.min(bus_cursors.c.seq))).scalar()
+            oldest_cursor = conn.execute(_OLDEST_CURSOR).scalar()
             if oldest_cursor is None:
-                oldest_cursor = conn.execute(select(func.max(bus_events.c.seq))).scalar() or 0
-            conn.execute(bus_events.delete().where(bus_events.c.seq <= oldest_cursor))
+                oldest_cursor = conn.execute(_NEWEST).scalar() or 0
+            conn.execute(_PRUNE, {"seq": oldest_cursor})
