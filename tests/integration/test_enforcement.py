@@ -243,3 +243,8 @@ def test_a_role_allowed_only_get_object_on_incoming_can_do_nothing_else(portside
     assert denied(lambda: mine.list_objects_v2(Bucket=bucket))["Code"] == "AccessDenied"
     assert denied(lambda: mine.put_object(Bucket=bucket, Key="incoming/c.txt",
                                           Body=b"c"))["Code"] == "AccessDenied"
+    elsewhere = unique("elsewhere")
+    s3.create_bucket(Bucket=elsewhere)
+    s3.put_object(Bucket=elsewhere, Key="incoming/a.txt", Body=b"x")
+    assert denied(lambda: mine.get_object(Bucket=elsewhere, Key="incoming/a.txt"))[
+        "Code"] == "AccessDenied"
