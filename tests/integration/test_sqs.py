@@ -793,6 +793,28 @@ def test_fifo_dead_letter_queue(sqs, make_queue):
     assert sqs.receive_message(QueueUrl=dlq)["Messages"][0]["Body"] == "1"
 
 
+# -- CloudTrail ---------------------------------------------------------------------------------
+
+
+def test_cloudtrail_history_has_queue_operations_but_not_message_operations(sqs, portside):
+    """SQS's message operations are CloudTrail data events, which its event history never
+    records; queue operations are management events."""
+    name = f"trail-{uuid.uuid4().hex[:8]}"
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="m")
+    sqs.receive_message(QueueUrl=url)
+    time.sleep(0.1)  # records are written in batches
+    trail = portside.client("cloudtrail")
+
+    def recorded(event_name: str) -> list[dict]:
+        events = trail.lookup_events(LookupAttributes=[
+            {"AttributeKey": "EventName", "AttributeValue": event_name}])["Events"]
+        return [e for e in events if name in e["CloudTrailEvent"]]
+
+    assert recorded("CreateQueue")
+    assert recorded("SendMessage") == [] and recorded("ReceiveMessage") == []
+
+
 # -- in-process callers ------------------------------------------------------------------------
 
 

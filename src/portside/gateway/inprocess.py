@@ -64,7 +64,10 @@ async def call(runtime: Runtime, ctx: RequestContext, service_name: str, operati
 def audit(runtime: Runtime, ctx: RequestContext, model: ServiceModel,
           operation: OperationModel | None, params: dict[str, Any] | None,
           result: dict[str, Any] | None, failure: AwsError | None) -> None:
-    """Record one call, allowed or failed, in CloudTrail."""
+    """Record one call, allowed or failed, in CloudTrail's event history."""
+    service = runtime.services.get(ctx.service)
+    if service is not None and ctx.operation in service.data_events:
+        return
     record = build_record(ctx, f"{model.signing_name}.amazonaws.com", operation, params,
                           result, failure)
     runtime.trail.record(ctx, record, params)

@@ -44,6 +44,10 @@ class Service:
     streams_requests: ClassVar[bool] = False
     # operation -> the IAM actions it needs, where they differ from `<prefix>:<Operation>` on "*"
     actions: ClassVar[dict[str, Action | tuple[Action, ...]]] = {}
+    # Operations CloudTrail counts as data events (SQS's SendMessage …): its event history
+    # (LookupEvents) never shows them, and portside has no trails whose selectors could.
+    # https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-data-events-with-cloudtrail.html
+    data_events: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime

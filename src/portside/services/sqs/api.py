@@ -60,6 +60,11 @@ _BATCH_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 class Sqs(Service):
     name = "sqs"
     actions = ACTIONS
+    # The message operations; the queue operations are management events.
+    # https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/logging-using-cloudtrail.html
+    data_events = frozenset({
+        "SendMessage", "SendMessageBatch", "ReceiveMessage", "DeleteMessage",
+        "DeleteMessageBatch", "ChangeMessageVisibility", "ChangeMessageVisibilityBatch"})
 
     def __init__(self, runtime) -> None:
         super().__init__(runtime)
