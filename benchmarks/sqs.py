@@ -255,8 +255,6 @@ def notes(figures: list[Figures]) -> str:
         "- The client processes share the machine's cores with the server, so the rates are "
         "those of server and clients together, the same handicap for every server. Server CPU "
         "µs/msg (from /proc, over the counted window) hardly depends on that.",
-        "- portside's server CPU includes the CloudTrail record its gateway writes for every "
-        "call, SQS's data events (SendMessage, ReceiveMessage, DeleteMessage …) included.",
     ]
     for entry in figures:
         if entry.problem:
