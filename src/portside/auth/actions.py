@@ -25,6 +25,9 @@ class Action:
 
     name: str  # e.g. "s3:GetObject"
     resource: str | ResourceFn = "*"
+    # The call creates the resource for the caller (CreateBucket): whoever owns a resource of
+    # that name now, it is the caller's identity policies that decide.
+    creates: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Check:
     action: str
     resource: str
     context: dict[str, Any] = field(default_factory=dict)  # condition keys the service supplies
+    creates: bool = False  # see Action.creates
 
 
 class _Members(dict):
@@ -64,4 +68,5 @@ def checks_for(prefix: str, table: dict[str, Action | tuple[Action, ...]], ctx: 
     actions = table[operation] if operation in table else Action(f"{prefix}:{operation}")
     if isinstance(actions, Action):
         actions = (actions,)
-    return [Check(a.name, resource_arn(a.resource, ctx, params), context or {}) for a in actions]
+    return [Check(a.name, resource_arn(a.resource, ctx, params), context or {}, a.creates)
+            for a in actions]

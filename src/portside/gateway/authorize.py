@@ -48,7 +48,7 @@ def authorize_check(runtime: Runtime, ctx: RequestContext, service: Service, che
     """One check, also for services that need a further action (`iam:PassRole`)."""
     iam = runtime.services["iam"]
     policies = iam.principal_policies(ctx.principal)
-    found = service.resource_policy(ctx, check.resource)
+    found = None if check.creates else service.resource_policy(ctx, check.resource)
     resource_policy = (parse_policy(found.document, found.kind)
                        if found and found.document else None)
     request = Request(

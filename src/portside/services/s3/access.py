@@ -21,7 +21,7 @@ OBJECT = "arn:{partition}:s3:::{Bucket}/{Key}"
 
 ACTIONS: dict[str, Action | tuple[Action, ...]] = {
     "ListBuckets": Action("s3:ListAllMyBuckets"),
-    "CreateBucket": Action("s3:CreateBucket", BUCKET),
+    "CreateBucket": Action("s3:CreateBucket", BUCKET, creates=True),
     "DeleteBucket": Action("s3:DeleteBucket", BUCKET),
     "HeadBucket": Action("s3:ListBucket", BUCKET),
     "GetBucketLocation": Action("s3:GetBucketLocation", BUCKET),
