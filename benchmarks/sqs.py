@@ -230,18 +230,36 @@ def goals_table(figures: list[Figures]) -> str:
                "was not measured."
     peers = [e for e in figures if e is not ours and e.sent and e.received]
     headers = ["measure (portside)", "median", *[f"/ {p.peer.name}" for p in peers],
-               "goal", "goal met"]
+               "per-run ratios / ministack", "goal", "goal met"]
+    ministack = by_name.get("ministack")
     rows = []
-    for label, attr in (("sent msgs/s", "sent"), ("received+deleted msgs/s", "received")):
+    for label, attr in (("sent msgs/s", "sent"), ("received+deleted msgs/s", "received"),
+                        ("server CPU µs/msg sent (lower is better)", "send_cpu_us"),
+                        ("server CPU µs/msg received+deleted (lower is better)",
+                         "receive_cpu_us")):
         value = median(getattr(ours, attr))
-        ministack = by_name.get("ministack")
-        met = None if ministack is None or not getattr(ministack, attr) else \
+        rate = attr in ("sent", "received")
+        met = None if not rate or ministack is None or not getattr(ministack, attr) else \
             value >= GOAL_VS_MINISTACK * median(getattr(ministack, attr))
         rows.append([label, f"{value:.0f}",
                      *[format_ratio(ratio(value, median(getattr(p, attr)))) for p in peers],
-                     f"≥ {GOAL_VS_MINISTACK:g}× ministack",
+                     paired_ratios(ours, ministack, attr),
+                     f"≥ {GOAL_VS_MINISTACK:g}× ministack" if rate else "–",
                      {None: "–", True: "yes", False: "**no**"}[met]])
     return markdown_table(headers, rows)
+
+
+def paired_ratios(ours: Figures, peer: Figures | None, attr: str) -> str:
+    """The ratio of each run to the peer's run beside it, median first: the servers take turns
+    run by run, so a pair shares the machine's load of the moment more than the medians do."""
+    mine, theirs = getattr(ours, attr), getattr(peer, attr) if peer else []
+    if not mine or len(mine) != len(theirs):
+        return "–"
+    ratios = [a / b for a, b in zip(mine, theirs, strict=True) if b]
+    if not ratios:
+        return "–"
+    listed = ", ".join(f"{r:.2f}" for r in ratios)
+    return f"{median(ratios):.2f}× ({listed})"
 
 
 def notes(figures: list[Figures]) -> str:
