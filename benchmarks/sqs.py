@@ -242,11 +242,15 @@ def goals_table(figures: list[Figures]) -> str:
         met = None if not rate or ministack is None or not getattr(ministack, attr) else \
             value >= GOAL_VS_MINISTACK * median(getattr(ministack, attr))
         rows.append([label, f"{value:.0f}",
-                     *[format_ratio(ratio(value, median(getattr(p, attr)))) for p in peers],
+                     *[format_ratio(ratio_to(value, getattr(p, attr))) for p in peers],
                      paired_ratios(ours, ministack, attr),
                      f"≥ {GOAL_VS_MINISTACK:g}× ministack" if rate else "–",
                      {None: "–", True: "yes", False: "**no**"}[met]])
     return markdown_table(headers, rows)
+
+
+def ratio_to(value: float, theirs: list[float]) -> float | None:
+    return ratio(value, median(theirs)) if theirs else None
 
 
 def paired_ratios(ours: Figures, peer: Figures | None, attr: str) -> str:
