@@ -26,6 +26,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
+from botocore.exceptions import BotoCoreError, ClientError
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -198,3 +199,24 @@ class Channel:
             await self._socket.send(json.dumps({
                 "type": "attachment", "taskArn": task_arn, "attachmentId": attachment_id,
                 "details": details}))
+
+
+REPORT_RETRIES = 40
+REPORT_BACKOFF = 0.25  # seconds, times the attempt number (at most 20)
+
+
+async def submit_report(ecs: Any, call: str, **kwargs: Any) -> None:
+    """Report a state change through the ECS API (`submit_task_state_change` …), retrying while
+    the control plane is away: a report is never dropped; a task it no longer knows is the end
+    of it. Both the Docker agent and the simulated host report this way."""
+    method = getattr(ecs, call)
+    for attempt in range(REPORT_RETRIES):
+        try:
+            await asyncio.to_thread(method, **kwargs)
+            return
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "InvalidParameterException":
+                return
+            raise
+        except BotoCoreError:
+            await asyncio.sleep(REPORT_BACKOFF * min(attempt + 1, 20))

@@ -33,11 +33,11 @@ from typing import Any
 import docker
 import docker.errors
 import requests
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from portside import __version__
 from portside.agent.capabilities import host_attributes
-from portside.agent.channel import Channel, Identity
+from portside.agent.channel import Channel, Identity, submit_report
 from portside.agent.endpoints import (
     TASK_ENDPOINT_ADDRESS,
     CredentialSource,
@@ -59,8 +59,6 @@ from portside.agent.specs import (
 log = logging.getLogger("portside.agent")
 
 RESERVED_PORTS = (22, 2375, 2376, 51678, 51679)
-REPORT_RETRIES = 40
-REPORT_BACKOFF = 0.25
 AWSVPC_NETWORK = "portside-awsvpc"
 AWSVPC_SUBNET = "169.254.124.0/24"
 AWSVPC_GATEWAY = "169.254.124.1"
@@ -491,19 +489,7 @@ class DockerAgent:
             **run.times}
 
     async def _submit(self, call: str, **kwargs: Any) -> None:
-        """Report through the ECS API, retrying while the control plane is away (a report is
-        never dropped; a task it no longer knows is the end of it)."""
-        method = getattr(self.ecs, call)
-        for attempt in range(REPORT_RETRIES):
-            try:
-                await asyncio.to_thread(method, **kwargs)
-                return
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "InvalidParameterException":
-                    return
-                raise
-            except BotoCoreError:
-                await asyncio.sleep(REPORT_BACKOFF * min(attempt + 1, 20))
+        await submit_report(self.ecs, call, **kwargs)
 
     # -- Docker (blocking; called in threads) ----------------------------------------------------
 

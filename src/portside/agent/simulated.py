@@ -21,18 +21,16 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from portside import __version__
 from portside.agent.capabilities import host_attributes
-from portside.agent.channel import Channel, Identity
+from portside.agent.channel import Channel, Identity, submit_report
 from portside.ids import new_uuid
 
 T = TypeVar("T")
 
 RESERVED_PORTS = (22, 2375, 2376, 51678, 51679)
-REPORT_RETRIES = 40
-REPORT_BACKOFF = 0.25
 
 
 @dataclass
@@ -275,19 +273,7 @@ class SimulatedHost:
         return found
 
     async def _submit(self, call: str, **kwargs: Any) -> None:
-        """Report through the ECS API, retrying while the control plane is away (a report is
-        never dropped; a task it no longer knows is the end of it)."""
-        method = getattr(self.ecs, call)
-        for attempt in range(REPORT_RETRIES):
-            try:
-                await asyncio.to_thread(method, **kwargs)
-                return
-            except ClientError as exc:
-                if exc.response["Error"]["Code"] == "InvalidParameterException":
-                    return
-                raise
-            except BotoCoreError:
-                await asyncio.sleep(REPORT_BACKOFF * (attempt + 1))
+        await submit_report(self.ecs, call, **kwargs)
 
 
 def _address(attachment_id: str) -> str:
