@@ -267,17 +267,33 @@ class Deliverer:
         facts = transform.Delivery(row.rule_arn, row.rule_name, iso(row.ingested))
         payload = transform.target_input(target, event, facts)
         try:
-            ctx = self._caller(row, target, arn)
-            if kind == "sqs":
-                await self._send_to_queue(ctx, target, arn, payload)
-            elif kind == "ecs":
-                await self._run_task(ctx, row, target, payload)
-            elif kind == "events":
-                self._put_on_bus(ctx, row, target, arn, event)
-            else:
-                await self._put_log_event(ctx, arn, event, payload)
+            try:
+                await self._call_target(kind, row, target, arn, event, payload)
+            except AwsError as exc:
+                # A reused role session may belong to a role since deleted and made again
+                # under its name (a new role id): denied, it gets one try with a new session.
+                if not (exc.code.startswith("AccessDenied") and self._drop_session(row, target)):
+                    raise
+                await self._call_target(kind, row, target, arn, event, payload)
         except AwsError as exc:
             raise DeliveryFailure.from_error(exc) from None
+
+    async def _call_target(self, kind: str, row: Row, target: dict[str, Any], arn: TargetArn,
+                           event: dict[str, Any], payload: str) -> None:
+        ctx = self._caller(row, target, arn)
+        if kind == "sqs":
+            await self._send_to_queue(ctx, target, arn, payload)
+        elif kind == "ecs":
+            await self._run_task(ctx, row, target, payload)
+        elif kind == "events":
+            self._put_on_bus(ctx, row, target, arn, event)
+        else:
+            await self._put_log_event(ctx, arn, event, payload)
+
+    def _drop_session(self, row: Row, target: dict[str, Any]) -> bool:
+        """Forget the reused session of the target's role, if there was one."""
+        role_arn = target.get("RoleArn")
+        return bool(role_arn) and self._sessions.pop((role_arn, row.rule_arn), None) is not None
 
     def _caller(self, row: Row, target: dict[str, Any], arn: TargetArn) -> RequestContext:
         """The target role's session when the target names one; otherwise EventBridge's
