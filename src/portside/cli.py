@@ -1,4 +1,4 @@
-"""The `portside` command: `up`, `agent`, `status`, `reset`."""
+"""The `portside` command: `up`, `agent`, `demo`, `status`, `reset`."""
 
 from __future__ import annotations
 
@@ -153,6 +153,48 @@ def agent(endpoint: str, cluster: str, attributes: tuple[str, ...], cpu: int | N
         # No engine: this host registers nothing, so no task is placed where it cannot run.
         raise click.ClickException(f"no Docker Engine answers ({exc}); "
                                    "this host was not registered") from exc
+
+
+@main.command()
+@click.option("--endpoint", default=None, help="portside's endpoint (default from settings).")
+@click.option("--timeout", type=float, default=120.0, show_default=True,
+              help="Seconds to wait for the worker's result.")
+@click.option("--secrets/--no-secrets", default=False, show_default=True,
+              help="Inject the Secrets Manager secret and the SSM parameter into the worker.")
+@click.option("--clean-up", is_flag=True, help="Delete the demo's resources instead.")
+def demo(endpoint: str | None, timeout: float, secrets: bool, clean_up: bool) -> None:
+    """Run the seed's batch pipeline end to end: S3 upload → EventBridge → ECS task → S3 + SQS.
+
+    Exits 0 only when the worker really ran and its result and message really arrived."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from portside import demo as pipeline
+
+    settings = Settings.from_env()
+    root = settings.root_keys[0]
+    url = endpoint or settings.endpoint
+    why = pipeline.endpoint_answers(url)
+    if why is not None:
+        raise click.ClickException(f"portside is not answering at {url} ({why}); start it "
+                                   "with `portside up`")
+    runner = pipeline.Demo(url, os.environ.get("AWS_ACCESS_KEY_ID", root.access_key_id),
+                           os.environ.get("AWS_SECRET_ACCESS_KEY", root.secret_access_key),
+                           os.environ.get("AWS_DEFAULT_REGION", settings.default_region),
+                           echo=lambda line: click.echo(line),
+                           session_token=os.environ.get("AWS_SESSION_TOKEN"))
+    click.echo(f"portside demo: the seed's batch pipeline against {url}\n")
+    try:
+        if clean_up:
+            runner.clean_up()
+            return
+        pipeline.run(runner, timeout=timeout, secrets=secrets)
+    except pipeline.DemoFailed as exc:
+        click.echo(f"\nFAILED: {exc}", err=True)
+        sys.exit(1)
+    except (BotoCoreError, ClientError) as exc:
+        click.echo(f"\nFAILED: a call to portside failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo("\nThe pipeline works: upload → EventBridge → ECS task → S3 result + SQS message.")
 
 
 @main.command()
