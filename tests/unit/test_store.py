@@ -30,6 +30,21 @@ def test_a_newer_schema_is_refused_not_misread(tmp_path):
         Store.in_directory(tmp_path).migrate()
 
 
+def test_a_version_1_database_gains_the_sealed_body_column(tmp_path):
+    import portside.services.sqs.model  # noqa: F401  (declares sqs_messages)
+
+    store = Store.in_directory(tmp_path)
+    store.migrate()
+    with store.begin() as conn:  # back to what portside wrote before SQS encrypted bodies
+        conn.execute(text("alter table sqs_messages drop column sealed_body"))
+        conn.execute(text("update schema_version set version = 1"))
+    store.migrate()
+    with store.begin() as conn:
+        columns = {row[1] for row in conn.execute(text("pragma table_info(sqs_messages)"))}
+        assert "sealed_body" in columns
+        assert conn.execute(text("select version from schema_version")).scalar() == 2
+
+
 async def _chunks(*parts: bytes):
     for part in parts:
         yield part

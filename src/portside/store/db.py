@@ -15,19 +15,44 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, create_engine, event, select
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    select,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.expression import Executable
+from sqlalchemy.types import TypeEngine
 
 metadata = MetaData()
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+
+def _add_column(table: str, column: str, sql_type: TypeEngine) -> Callable[[Connection], None]:
+    """A migration adding a nullable column to a table that create_all made without it."""
+    def migrate(conn: Connection) -> None:
+        if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            type_sql = sql_type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {type_sql}")
+    return migrate
+
 
 # MIGRATIONS[n] moves a database from version n-1 to n. New tables need no entry: create_all
-# adds them; a migration is for changes to tables that already hold data.
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {}
+# adds them; a migration is for changes to tables that already hold data. It runs after
+# create_all, so the table exists, possibly already in its new form.
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _add_column("sqs_messages", "sealed_body", LargeBinary()),  # SQS server-side encryption
+}
 
 
 class SchemaTooNew(RuntimeError):

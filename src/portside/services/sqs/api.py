@@ -26,6 +26,7 @@ from portside.services.sqs import attributes as queue_attributes
 from portside.services.sqs import delivery
 from portside.services.sqs.access import ACTIONS
 from portside.services.sqs.commits import GroupCommit
+from portside.services.sqs.encryption import BodySealer, encrypts
 from portside.services.sqs.fifo import (
     ATTEMPT_WINDOW,
     DEDUPLICATION_WINDOW,
@@ -72,6 +73,7 @@ class Sqs(Service):
         self.commits = GroupCommit(runtime.store)
         self.wakeups = Wakeups()
         self.attempts = ReceiveAttempts()
+        self.bodies = BodySealer(runtime.settings.data_dir, runtime.settings.master_key)
 
     # -- queues -------------------------------------------------------------------------------
 
@@ -277,6 +279,9 @@ class Sqs(Service):
         queues answer a duplicate with the message it duplicates, and store it no second time."""
         if not messages:
             return
+        if encrypts(queue.attributes):
+            for message in messages:
+                self.bodies.seal(message.row)
         if queue.fifo:
             await self.commits.run(partial(_enqueue_fifo, queue=queue, messages=messages,
                                            now=now))
@@ -306,7 +311,9 @@ class Sqs(Service):
                                                              attempt_id)
             remaining = deadline - time.monotonic()
             if received or remaining <= 0:
-                return {"Messages": view.render(queue, received)} if received else {}
+                if not received:
+                    return {}
+                return {"Messages": view.render(queue, received, self.bodies.body)}
             if next_visible is not None:
                 remaining = min(remaining, max(next_visible - time.time(), 0.0))
             await self.wakeups.wait(queue.id, remaining)

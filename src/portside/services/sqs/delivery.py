@@ -8,16 +8,12 @@ the hot path (insert, mark received, delete) go to the driver's executemany dire
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
-from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Dialect,
-    Executable,
     Row,
     and_,
     bindparam,
@@ -34,6 +30,7 @@ from portside.services.sqs.fifo import GroupGate
 from portside.services.sqs.model import deduplication_table, messages_table
 from portside.services.sqs.receipts import new_token
 from portside.services.sqs.registry import Queue
+from portside.store.db import executemany
 
 t = messages_table
 d = deduplication_table
@@ -41,13 +38,11 @@ d = deduplication_table
 MAX_VISIBILITY = 43_200  # seconds a message may stay in flight from one receive
 _FIFO_PAGE = 100
 
-ROW_KEYS = ("queue_id", "message_id", "body", "md5_body", "attributes", "md5_attributes",
-            "trace_header", "sender_id", "sent", "visible_at", "receive_count", "group_id",
-            "deduplication_id")  # what a new message's row gives
 _INSERT = insert(t)
 _INSERT_RETURNING = insert(t).returning(t.c.id, sort_by_parameter_order=True)
 
-_COLUMNS = (t.c.id, t.c.message_id, t.c.body, t.c.md5_body, t.c.attributes, t.c.md5_attributes,
+_COLUMNS = (t.c.id, t.c.message_id, t.c.body, t.c.sealed_body, t.c.md5_body, t.c.attributes,
+            t.c.md5_attributes,
             t.c.trace_header, t.c.sender_id, t.c.sent, t.c.receive_count, t.c.first_received,
             t.c.group_id, t.c.deduplication_id, t.c.source_arn, t.c.receipt, t.c.visible_at)
 _VISIBLE = (select(*_COLUMNS)
@@ -93,36 +88,13 @@ class Outcome:
 # -- sending ------------------------------------------------------------------------------------
 
 
-def _executemany(conn: Connection, statement: Executable, rows: Sequence[dict[str, Any]],
-                 keys: Sequence[str] | None = None) -> None:
-    """Run `statement` once per row through the driver's executemany, inside the connection's
-    transaction. SQLAlchemy's own executemany builds each row's parameters in Python, which
-    costs as much as SQLite's work here; the SQL is still what SQLAlchemy compiles for the
-    connection's dialect."""
-    sql, values = _compiled(statement, conn.dialect, tuple(keys) if keys else None)
-    params = list(map(values, rows)) if values else rows
-    conn.connection.driver_connection.cursor().executemany(sql, params)
-
-
-@cache
-def _compiled(statement: Executable, dialect: Dialect, keys: tuple[str, ...] | None
-              ) -> tuple[str, Callable[[dict[str, Any]], tuple[Any, ...]] | None]:
-    """The SQL for the dialect, and for positional parameter styles (SQLite's `?`) the function
-    that puts a row's values in their order."""
-    compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
-    order = compiled.positiontup
-    if not order:
-        return str(compiled), None
-    return str(compiled), itemgetter(*order) if len(order) > 1 else lambda row: (row[order[0]],)
-
-
 def enqueue(conn: Connection, rows: list[dict[str, Any]], want_ids: bool) -> list[int]:
     """Insert message rows (one statement); their row ids when asked (FIFO sequence numbers)."""
     if not rows:
         return []
     if want_ids:
         return list(conn.execute(_INSERT_RETURNING, rows).scalars())
-    _executemany(conn, _INSERT, rows, ROW_KEYS)
+    executemany(conn, _INSERT, rows)
     return []
 
 
@@ -179,7 +151,7 @@ def receive(conn: Connection, queue: Queue, dead_letter: Queue | None, limit: in
         _move(conn, dead, queue, dead_letter, now)
         outcome.dead_lettered_to.add(dead_letter.id)
     if outcome.received:
-        _executemany(conn, _MARK_RECEIVED, [{"row_id": r.row.id, "until": now + visibility,
+        executemany(conn, _MARK_RECEIVED, [{"row_id": r.row.id, "until": now + visibility,
                                              "now": now, "token": r.token}
                                             for r in outcome.received])
     return outcome
@@ -248,7 +220,7 @@ def next_visible(conn: Connection, queue_id: int, now: float) -> float | None:
 
 def delete_received(conn: Connection, queue_id: int, receipts: Sequence[tuple[int, str]]) -> None:
     """Delete messages whose latest receipt these are; a stale receipt deletes nothing."""
-    _executemany(conn, _DELETE_RECEIPT, [{"row_id": row_id, "queue_id": queue_id, "token": token}
+    executemany(conn, _DELETE_RECEIPT, [{"row_id": row_id, "queue_id": queue_id, "token": token}
                                          for row_id, token in receipts])
 
 

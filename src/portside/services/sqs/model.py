@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -42,7 +43,8 @@ messages_table = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("queue_id", Integer, ForeignKey("sqs_queues.id", ondelete="CASCADE"), nullable=False),
     Column("message_id", String(36), nullable=False),
-    Column("body", Text, nullable=False),
+    Column("body", Text, nullable=False),  # "" when the body is sealed (encryption.py)
+    Column("sealed_body", LargeBinary),
     Column("md5_body", String(32), nullable=False),
     Column("attributes", Text),  # JSON message attributes (binary values in base64)
     Column("md5_attributes", String(32)),

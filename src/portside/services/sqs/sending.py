@@ -68,6 +68,7 @@ def prepare(queue: Queue, request: Mapping[str, Any], sender_id: str, now: float
             request["MessageSystemAttributes"])
     row = {
         "queue_id": queue.id, "message_id": message_id, "body": body,
+        "sealed_body": None,
         "md5_body": answer["MD5OfMessageBody"],
         "attributes": json.dumps(attrs.to_json(attributes)) if attributes else None,
         "md5_attributes": answer.get("MD5OfMessageAttributes"), "trace_header": trace_header,

@@ -4,9 +4,11 @@ match exactly what is returned."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy import Row
 
 from portside.services.sqs import message_attributes as attrs
 from portside.services.sqs.delivery import Received
@@ -35,16 +37,19 @@ class View:
         system = frozenset(SYSTEM_ATTRIBUTES) if "All" in names else frozenset(names)
         return cls(system, tuple(request.get("MessageAttributeNames") or ()))
 
-    def render(self, queue: Queue, received: Iterable[Received]) -> list[dict[str, Any]]:
-        return [self._message(queue, r) for r in received]
+    def render(self, queue: Queue, received: Iterable[Received],
+               body: Callable[[Row], str]) -> list[dict[str, Any]]:
+        """The messages as ReceiveMessage returns them; `body` gives a row's plaintext body
+        (encryption.py)."""
+        return [self._message(queue, r, body(r.row)) for r in received]
 
-    def _message(self, queue: Queue, received: Received) -> dict[str, Any]:
+    def _message(self, queue: Queue, received: Received, body: str) -> dict[str, Any]:
         row = received.row
         message: dict[str, Any] = {
             "MessageId": row.message_id,
             "ReceiptHandle": encode_receipt(Receipt(queue.id, row.id, received.token)),
             "MD5OfBody": row.md5_body,
-            "Body": row.body,
+            "Body": body,
         }
         system = self._system(queue, received) if self.system else {}
         if system:
