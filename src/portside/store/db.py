@@ -41,7 +41,10 @@ SCHEMA_VERSION = 2
 def _add_column(table: str, column: str, sql_type: TypeEngine) -> Callable[[Connection], None]:
     """A migration adding a nullable column to a table that create_all made without it."""
     def migrate(conn: Connection) -> None:
-        if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+        schema = inspect(conn)
+        if not schema.has_table(table):
+            return  # its service was not loaded: create_all makes it in its new form later
+        if column not in {c["name"] for c in schema.get_columns(table)}:
             type_sql = sql_type.compile(dialect=conn.dialect)
             conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {type_sql}")
     return migrate
@@ -49,7 +52,7 @@ def _add_column(table: str, column: str, sql_type: TypeEngine) -> Callable[[Conn
 
 # MIGRATIONS[n] moves a database from version n-1 to n. New tables need no entry: create_all
 # adds them; a migration is for changes to tables that already hold data. It runs after
-# create_all, so the table exists, possibly already in its new form.
+# create_all, so the table is already in its new form if create_all just made it.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_column("sqs_messages", "sealed_body", LargeBinary()),  # SQS server-side encryption
 }
