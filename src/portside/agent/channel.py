@@ -173,16 +173,18 @@ class Channel:
             await asyncio.sleep(self.heartbeat_interval)
             await socket.send(json.dumps({"type": "heartbeat"}))
 
-    async def task_credentials(self, task_arn: str, timeout: float = 10.0) -> dict[str, Any]:
-        """The task role's credentials, from the control plane (an agent outside its process
-        cannot call STS as ecs-tasks.amazonaws.com). Raises RuntimeError when refused."""
+    async def task_credentials(self, task_arn: str, role: str = "task",
+                               timeout: float = 10.0) -> dict[str, Any]:
+        """The credentials of the task's role (`task`, or `execution` for the agent's own use),
+        from the control plane (an agent outside its process cannot call STS as
+        ecs-tasks.amazonaws.com). Raises RuntimeError when refused."""
         if self._socket is None:
             raise RuntimeError("the channel is not connected")
         request_id = uuid.uuid4().hex
         waiting = self._requests[request_id] = asyncio.get_running_loop().create_future()
         try:
             await self._socket.send(json.dumps({"type": "credentials", "requestId": request_id,
-                                                "taskArn": task_arn}))
+                                                "taskArn": task_arn, "role": role}))
             answer = await asyncio.wait_for(waiting, timeout)
         finally:
             self._requests.pop(request_id, None)

@@ -36,6 +36,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from portside import __version__
+from portside.agent import awslogs
 from portside.agent.capabilities import host_attributes
 from portside.agent.channel import Channel, Identity, submit_report
 from portside.agent.endpoints import (
@@ -45,6 +46,9 @@ from portside.agent.endpoints import (
     TaskEndpoints,
     ensure_task_endpoint_address,
 )
+from portside.agent.execution import ExecutionRole
+from portside.agent.images import PullError, pull_images
+from portside.agent.secrets import SecretError, resolve_task
 from portside.agent.specs import (
     DEFAULT_STOP_TIMEOUT,
     LABEL,
@@ -117,6 +121,8 @@ class TaskRun:
     changed: asyncio.Event = field(default_factory=asyncio.Event)
     driver: asyncio.Task | None = None
     endpoints: TaskEndpoints | None = None
+    role: ExecutionRole | None = None  # the execution role, for the agent's own calls
+    shippers: list[awslogs.Shipper] = field(default_factory=list)
 
     @property
     def mode(self) -> str:
@@ -138,11 +144,12 @@ class DockerAgent:
         self.container_instance_arn: str | None = self._saved_arn()
         # In-process (portside up) credentials come straight from STS; otherwise the control
         # plane assumes the role for the agent over the channel.
-        self.endpoints = EndpointServer(identity.endpoint, credentials or self._channel_credentials,
-                                        self._metadata)
+        self.credentials = credentials or self._channel_credentials
+        self.endpoints = EndpointServer(identity.endpoint, self.credentials, self._metadata)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._log_client: Any = None
 
     @property
     def agent_key(self) -> str:
@@ -185,6 +192,8 @@ class DockerAgent:
         for run in self.tasks.values():
             if run.driver is not None:
                 run.driver.cancel()
+            for shipper in run.shippers:
+                shipper.cancel()
         await self.endpoints.stop()
 
     def _state_file(self) -> Path:
@@ -317,6 +326,8 @@ class DockerAgent:
         self.tasks.pop(run.arn, None)
         if run.driver is not None:
             run.driver.cancel()
+        for shipper in run.shippers:
+            shipper.cancel()
         await asyncio.to_thread(self._remove_all, run)
         self.endpoints.forget(run.arn)
 
@@ -354,39 +365,78 @@ class DockerAgent:
     async def _start(self, run: TaskRun) -> None:
         definition = run.definition or {}
         containers = definition["containerDefinitions"]
-        secret = next((s for c in containers for s in c.get("secrets") or ()), None)
-        if secret is not None:
-            await self._fail(run, f"ResourceInitializationError: unable to pull secrets or "
-                                  f"registry auth: the secret {secret['valueFrom']} cannot be "
-                                  "resolved: portside has no secret resolver yet")
-            return
+        region = self.identity.region
         run.endpoints = self.endpoints.register(run.arn, definition.get("taskRoleArn"))
+        run.role = ExecutionRole(self.identity, self.credentials, run.arn,
+                                 definition.get("executionRoleArn"))
         if run.mode == "awsvpc":
             await self._attach_eni(run)
-        run.times["pullStartedAt"] = time.time()
-        missing = await asyncio.to_thread(self._missing_images, containers)
-        run.times["pullStoppedAt"] = time.time()
-        if missing:
-            name, image = missing
-            await self._fail(run, f"CannotPullContainerError: pull image manifest has been "
-                                  f"retried 1 time(s): {image}: not found in the local images "
-                                  "(portside pulls from ECR and public registries later)",
-                             container=name)
+        # Secrets and log streams first, as ECS's agent fetches a task's resources: a task
+        # missing one is never started (and none of its containers created).
+        try:
+            secrets = await resolve_task(run.role, containers, region)
+        except SecretError as exc:
+            await self._fail(run, str(exc))
             return
+        targets: dict[str, awslogs.LogTarget] = {}
+        for container in containers:
+            target = awslogs.log_target(container, run.arn, region, {
+                **((container.get("logConfiguration") or {}).get("options") or {}),
+                **secrets[container["name"]]["log"]})
+            if target is None:
+                continue
+            targets[container["name"]] = target
+            if target.stream is not None:
+                try:
+                    await awslogs.prepare(run.role, target, target.stream)
+                except awslogs.LogSetupError as exc:
+                    await self._fail(run, str(exc), container=container["name"])
+                    return
+        run.times["pullStartedAt"] = time.time()
+        try:
+            digests = await pull_images(self.docker, run.role, containers, self.identity)
+        except PullError as exc:
+            run.times["pullStoppedAt"] = time.time()
+            await self._fail(run, exc.reason, container=exc.container)
+            return
+        run.times["pullStoppedAt"] = time.time()
         for container in start_order(containers):
+            name = container["name"]
             if run.desired == "STOPPED":
                 return
             verdict = await self._await_dependencies(run, container)
             if verdict is not True:
                 await self._stop(run, None, reason=f"DependencyConditionFailed: container "
-                                 f"{container['name']}'s dependencies cannot be met")
+                                 f"{name}'s dependencies cannot be met")
                 return
             try:
-                await asyncio.to_thread(self._create_and_start, run, container)
+                docker_id = await asyncio.to_thread(self._create, run, container,
+                                                    secrets[name])
+            except docker.errors.APIError as exc:
+                await self._stop(run, None, reason=f"CannotCreateContainerError: "
+                                 f"{exc.explanation or exc}", failed=name)
+                return
+            if digests.get(name):
+                run.containers[name]["imageDigest"] = digests[name]
+            target = targets.get(name)
+            if target is not None and target.stream is None:  # the stream is the container id
+                try:
+                    await awslogs.prepare(run.role, target, docker_id)
+                except awslogs.LogSetupError as exc:
+                    await self._stop(run, None, reason=str(exc), failed=name)
+                    return
+            try:
+                await asyncio.to_thread(self.docker.api.start, docker_id)
             except docker.errors.APIError as exc:
                 await self._stop(run, None, reason=f"CannotStartContainerError: "
-                                 f"{exc.explanation or exc}", failed=container["name"])
+                                 f"{exc.explanation or exc}", failed=name)
                 return
+            if target is not None:
+                shipper = awslogs.Shipper(self._log_docker(), docker_id, run.role, target,
+                                          target.stream or docker_id)
+                shipper.start()
+                run.shippers.append(shipper)
+        del secrets  # values live no longer than their containers' creation
         bindings = await asyncio.to_thread(self._bindings, run)
         for name, report in run.containers.items():
             report["networkBindings"] = bindings.get(name, [])
@@ -466,6 +516,9 @@ class DockerAgent:
             run.containers.setdefault(name, {"containerName": name, "status": "STOPPED"})
         if failed:
             run.containers[failed]["reason"] = reason
+        if run.shippers:  # what the containers wrote last reaches their streams first
+            await asyncio.gather(*(s.close() for s in run.shippers))
+            run.shippers.clear()
         if run.pause_id is not None:
             await asyncio.to_thread(self._stop_container, run.pause_id, 1)
         run.attachments = dict.fromkeys(run.attachments, "DELETED")
@@ -497,14 +550,6 @@ class DockerAgent:
         return {f"{LABEL}agent": self.agent_key, f"{LABEL}task-arn": run.arn,
                 f"{LABEL}cluster": run.cluster, **{LABEL + k: v for k, v in extra.items()}}
 
-    def _missing_images(self, containers: list[dict[str, Any]]) -> tuple[str, str] | None:
-        for container in containers:
-            try:
-                self.docker.images.get(container["image"])
-            except docker.errors.ImageNotFound:
-                return container["name"], container["image"]
-        return None
-
     def _awsvpc_network(self) -> None:
         try:
             self.docker.networks.get(AWSVPC_NETWORK)
@@ -528,7 +573,8 @@ class DockerAgent:
         return {"address": network["IPAddress"], "mac": network["MacAddress"],
                 "gateway": network["Gateway"]}
 
-    def _create_and_start(self, run: TaskRun, container: dict[str, Any]) -> None:
+    def _create(self, run: TaskRun, container: dict[str, Any],
+                secrets: dict[str, dict[str, str]]) -> str:
         name = container["name"]
         mode = {"awsvpc": f"container:{run.pause_id}"}.get(run.mode, run.mode)
         injected = {"AWS_REGION": self.identity.region,
@@ -539,12 +585,21 @@ class DockerAgent:
                            labels=self._labels(run, **{
                                "container-name": name,
                                "essential": str(container.get("essential", True)).lower()}),
-                           env=environment(container, injected))
+                           env={**environment(container, injected), **secrets["env"]},
+                           log_secrets=secrets["log"])
         created = self.docker.containers.create(**args)
         run.docker_ids[name] = created.id
         run.containers[name] = {"containerName": name, "status": "RUNNING",
                                 "runtimeId": created.id}
-        created.start()
+        return created.id
+
+    def _log_docker(self) -> Any:
+        """The Docker API client that follows containers' logs: its own connection pool, so
+        that long-lived log streams do not take the connections of the agent's other calls."""
+        if self._log_client is None:
+            self._log_client = docker.DockerClient.from_env(version="auto",
+                                                            max_pool_size=1024).api
+        return self._log_client
 
     def _bindings(self, run: TaskRun) -> dict[str, list[dict[str, Any]]]:
         definitions = {c["name"]: c for c in (run.definition or {})["containerDefinitions"]}
@@ -604,7 +659,10 @@ class DockerAgent:
     async def _channel_credentials(self, task_arn: str, role_arn: str) -> dict[str, Any]:
         if self.channel is None:
             raise RuntimeError("the channel is not open")
-        return await self.channel.task_credentials(task_arn)
+        run = self.tasks.get(task_arn)
+        task_role = ((run.definition or {}).get("taskRoleArn") if run else None)
+        return await self.channel.task_credentials(
+            task_arn, role="task" if role_arn == task_role else "execution")
 
     # -- task metadata v4 --------------------------------------------------------------------
 

@@ -54,13 +54,29 @@ def _healthcheck(check: dict[str, Any]) -> dict[str, Any]:
             "start_period": int(check.get("startPeriod", 0) * NANOSECONDS)}
 
 
+def log_config(container: dict[str, Any], secret_options: dict[str, str] | None = None
+               ) -> dict[str, Any] | None:
+    """Docker's log configuration for a container's `logConfiguration`: awslogs is shipped by
+    the agent from Docker's json-file log (awslogs.py); any other driver is Docker's own, with
+    its options and resolved `secretOptions`."""
+    config = container.get("logConfiguration") or {}
+    driver = config.get("logDriver")
+    if not driver:
+        return None
+    if driver == "awslogs":
+        return {"type": "json-file", "config": {}}
+    return {"type": driver, "config": {**(config.get("options") or {}),
+                                       **(secret_options or {})}}
+
+
 def create_args(container: dict[str, Any], *, network_mode: str, name: str,
-                labels: dict[str, str], env: dict[str, str]) -> dict[str, Any]:
+                labels: dict[str, str], env: dict[str, str],
+                log_secrets: dict[str, str] | None = None) -> dict[str, Any]:
     """docker-py `containers.create` keyword arguments for one container definition.
 
     `network_mode` is Docker's: `host`, `none`, `bridge`, or `container:<id>` for awsvpc (the
     task's pause container holds the namespace)."""
-    from docker.types import Ulimit
+    from docker.types import LogConfig, Ulimit
 
     args: dict[str, Any] = {
         "image": container["image"], "name": name, "detach": True,
@@ -83,6 +99,9 @@ def create_args(container: dict[str, Any], *, network_mode: str, name: str,
     if container.get("ulimits"):
         args["ulimits"] = [Ulimit(name=u["name"], soft=u["softLimit"], hard=u["hardLimit"])
                            for u in container["ulimits"]]
+    logging = log_config(container, log_secrets)
+    if logging is not None:
+        args["log_config"] = LogConfig(**logging)
     if container.get("healthCheck"):
         args["healthcheck"] = _healthcheck(container["healthCheck"])
     if network_mode == "bridge" and container.get("portMappings"):

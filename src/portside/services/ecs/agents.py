@@ -326,17 +326,22 @@ class AgentHub:
                 self.service.state.transition(conn, view, task, Change(fields=fields), now())
 
     def _credentials(self, session: Session, message: dict[str, Any]) -> dict[str, Any]:
-        """Task role credentials for an agent outside this process: only for a task assigned
-        to the asking host, only for that task's own role, as ecs-tasks.amazonaws.com (the role
-        must trust it). The execution role is never served here."""
+        """Role credentials for an agent outside this process: only for a task assigned to the
+        asking host, only that task's own task role (`role: task`, for its containers) or
+        execution role (`role: execution`, for the agent's own pulls, secrets and logs, as ECS
+        hands its agent the execution role's credentials), as ecs-tasks.amazonaws.com (the role
+        must trust it)."""
         answer: dict[str, Any] = {"type": "credentials", "requestId": message.get("requestId")}
+        member = {"task": "taskRoleArn", "execution": "executionRoleArn"}.get(
+            message.get("role") or "task")
         ident = parse_child(message.get("taskArn", ""), "task").name
         with self.service.runtime.store.begin() as conn:
             row = conn.execute(select(tasks).where(
                 tasks.c.id == ident, tasks.c.host_id == session.target.host_id)).first()
-        role_arn = Task.from_row(row).definition.get("taskRoleArn") if row else None
+        role_arn = Task.from_row(row).definition.get(member) if row and member else None
         if row is None or not role_arn:
-            return {**answer, "error": "The task has no task role on this host."}
+            return {**answer, "error": f"The task has no {message.get('role') or 'task'} role "
+                                       "on this host."}
         task = Task.from_row(row)
         try:
             found = self.service.runtime.services["sts"].assume_role_for_service(

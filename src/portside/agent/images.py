@@ -1,0 +1,137 @@
+"""Images for a task's containers, before any is created.
+
+- An image in **portside's ECR** (its registry host is portside's: `localhost:<port>` or
+  `127.0.0.1:<port>` of the agent's endpoint, or an AWS-shaped `<account>.dkr.ecr.<region>.…`
+  host) is always pulled, as ECS's default pull behaviour does, with the authorization of
+  `ecr:GetAuthorizationToken` called with the task's execution role: the registry then holds
+  the pull to that role's `ecr:BatchGetImage`/`ecr:GetDownloadUrlForLayer`.
+- Any other image is used from the engine when it has it (ECS's `prefer-cached`), else pulled
+  anonymously; no public registry is reachable from this kind of machine, so that fails at once
+  with Docker's own error.
+
+A failed pull stops the task with `CannotPullContainerError: …` (Docker's words after it);
+an execution role that cannot get the registry's authorization, with
+`ResourceInitializationError: … unable to retrieve ecr registry auth …`, as on Fargate.
+https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_cannot_pull_image.html
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import docker.errors
+import requests
+from botocore.exceptions import BotoCoreError, ClientError
+from docker.utils import parse_repository_tag
+
+from portside.agent.channel import Identity
+from portside.agent.execution import ExecutionRole, error_text
+
+PULL_TIMEOUT = 300.0  # seconds one image may take
+_AWS_SHAPED = re.compile(r"\d{12}\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\..+")
+_LOOPBACK = ("localhost", "127.0.0.1")
+
+
+class PullError(Exception):
+    def __init__(self, container: str, reason: str) -> None:
+        super().__init__(reason)
+        self.container = container
+        self.reason = reason
+
+
+def registry_host(image: str) -> str | None:
+    """The registry host an image names (Docker's rule: a first component with a `.` or `:`,
+    or `localhost`), None for Docker Hub."""
+    first, sep, _ = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
+
+
+def ecr_region(image: str, identity: Identity) -> str | None:
+    """The Region of portside's ECR an image is in, None when it is not portside's."""
+    host = registry_host(image)
+    if host is None:
+        return None
+    match = _AWS_SHAPED.fullmatch(host)
+    if match:
+        return match["region"]
+    name, _, port = host.partition(":")
+    endpoint = urlsplit(identity.endpoint)
+    if name in _LOOPBACK and endpoint.hostname in (*_LOOPBACK, name) and \
+            port == str(endpoint.port or 80):
+        return identity.region
+    return None
+
+
+async def _ecr_auth(role: ExecutionRole, region: str) -> dict[str, str]:
+    ecr = await role.client("ecr", region)
+    answer = await asyncio.to_thread(ecr.get_authorization_token)
+    token = answer["authorizationData"][0]["authorizationToken"]
+    username, _, password = base64.b64decode(token).decode().partition(":")
+    return {"username": username, "password": password}
+
+
+def _pull(client: Any, image: str, auth: dict[str, str] | None) -> str | None:
+    """docker pull; the image's repo digest. Raises PullError's reason as a string."""
+    repository, tag = parse_repository_tag(image)
+    try:
+        for message in client.api.pull(repository, tag=tag or "latest", stream=True,
+                                       decode=True, auth_config=auth):
+            if "error" in message:
+                raise RuntimeError(message.get("error"))
+        inspected = client.api.inspect_image(image)
+    except docker.errors.APIError as exc:
+        raise RuntimeError(f"Error response from daemon: {exc.explanation or exc}") from None
+    except requests.RequestException as exc:
+        raise RuntimeError(str(exc)) from None
+    for digest in inspected.get("RepoDigests") or ():
+        if digest.startswith(repository + "@"):
+            return digest.partition("@")[2]
+    return None
+
+
+def _cached(client: Any, image: str) -> bool:
+    try:
+        client.api.inspect_image(image)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+async def pull_images(client: Any, role: ExecutionRole, containers: list[dict[str, Any]],
+                      identity: Identity) -> dict[str, str]:
+    """Make every container's image present; answer {container: image digest} for the pulled
+    ones. Raises PullError for the first that cannot be had."""
+    digests: dict[str, str] = {}
+    auths: dict[str, dict[str, str]] = {}
+    for container in containers:
+        name, image = container["name"], container["image"]
+        region = ecr_region(image, identity)
+        auth = None
+        if region is not None:
+            if region not in auths:
+                try:
+                    auths[region] = await _ecr_auth(role, region)
+                except (ClientError, BotoCoreError, RuntimeError) as exc:
+                    raise PullError(name, "ResourceInitializationError: unable to pull "
+                                    "secrets or registry auth: unable to retrieve ecr registry "
+                                    f"auth: {error_text(exc)}") from None
+            auth = auths[region]
+        elif await asyncio.to_thread(_cached, client, image):
+            continue
+        try:
+            digest = await asyncio.wait_for(asyncio.to_thread(_pull, client, image, auth),
+                                            PULL_TIMEOUT)
+        except TimeoutError:
+            raise PullError(name, f"CannotPullContainerError: pull of {image} timed out after "
+                                  f"{int(PULL_TIMEOUT)} s") from None
+        except RuntimeError as exc:
+            raise PullError(name, f"CannotPullContainerError: {exc}") from None
+        if digest:
+            digests[name] = digest
+    return digests

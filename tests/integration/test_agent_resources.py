@@ -1,0 +1,167 @@
+"""What the Docker agent does for a task beside running its containers, end to end on the real
+Docker Engine through boto3: awslogs output in CloudWatch Logs while the task runs, secrets from
+Secrets Manager and Parameter Store, images pulled from portside's ECR, all with the task's
+execution role; volumes and mount points; task-level limits."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from ecs_support import unique, wait_for, wait_status
+from server import ACCOUNT, PortsideServer
+
+from portside.agent.docker_agent import agent_key
+
+pytestmark = pytest.mark.docker
+
+BUSYBOX = "portside-test/busybox:latest"
+TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+    "Action": "sts:AssumeRole"}]})
+
+
+def _docker(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=False,
+                          timeout=timeout)
+
+
+def _connected(ecs: Any) -> bool:
+    try:
+        arns = ecs.list_container_instances(cluster="default")["containerInstanceArns"]
+    except ClientError:
+        return False
+    found = ecs.describe_container_instances(cluster="default", containerInstances=arns)[
+        "containerInstances"] if arns else []
+    return bool(found) and all(i["agentConnected"] for i in found)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, docker_available, busybox_image):
+    data = tmp_path_factory.mktemp("agent-resources") / "data"
+    started = PortsideServer(data, env={"PORTSIDE_AGENT_RETENTION": "30"}).start()
+    wait_for(lambda: _connected(started.client("ecs")), timeout=20)
+    yield started
+    started.stop()
+    ids = _docker("ps", "-aq", "--filter",
+                  f"label=portside.agent={agent_key(data / 'agent')}").stdout.split()
+    if ids:
+        _docker("rm", "-f", *ids)
+
+
+@pytest.fixture
+def ecs(server):
+    return server.client("ecs")
+
+
+def _role(server: PortsideServer, *statements: dict[str, Any]) -> str:
+    """A role ecs-tasks.amazonaws.com may assume, allowed `statements`."""
+    iam = server.client("iam")
+    name = unique("exec")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
+    if statements:
+        iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": list(statements)}))
+    return arn
+
+
+def _allow(actions: str | list[str], resource: str = "*") -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": actions, "Resource": resource}
+
+
+def _register(ecs: Any, containers: list[dict[str, Any]], **extra: Any) -> str:
+    for container in containers:
+        container.setdefault("image", BUSYBOX)
+        container.setdefault("memory", 64)
+    return ecs.register_task_definition(family=unique("r"), containerDefinitions=containers,
+                                        **extra)["taskDefinition"]["taskDefinitionArn"]
+
+
+def _run(ecs: Any, definition: str, **extra: Any) -> str:
+    return ecs.run_task(taskDefinition=definition, **extra)["tasks"][0]["taskArn"]
+
+
+def _name(task_arn: str, container: str) -> str:
+    return f"portside-{task_arn.rsplit('/', 1)[-1]}-{container}"
+
+
+def _inspect(task_arn: str, container: str) -> dict[str, Any]:
+    return json.loads(_docker("inspect", _name(task_arn, container)).stdout)[0]
+
+
+def _task_containers(task_arn: str) -> list[str]:
+    return _docker("ps", "-aq", "--filter", f"label=portside.task-arn={task_arn}").stdout.split()
+
+
+# -- awslogs -------------------------------------------------------------------------------------
+
+
+def _awslogs(group: str, **options: str) -> dict[str, Any]:
+    return {"logDriver": "awslogs", "options": {
+        "awslogs-group": group, "awslogs-region": "us-east-1", **options}}
+
+
+def test_awslogs_output_reaches_cloudwatch_logs_while_the_task_runs(server, ecs):
+    group = unique("/ecs/app")
+    role = _role(server, _allow(["logs:CreateLogGroup", "logs:CreateLogStream",
+                                 "logs:PutLogEvents"]))
+    script = ("i=0; while true; do echo \"out $i\"; echo \"err $i\" >&2; i=$((i+1)); "
+              "sleep 0.2; done")
+    definition = _register(ecs, [{
+        "name": "app", "command": ["sh", "-c", script], "stopTimeout": 1,
+        "logConfiguration": _awslogs(group, **{"awslogs-stream-prefix": "web",
+                                               "awslogs-create-group": "true"})}],
+        executionRoleArn=role)
+    arn = _run(ecs, definition)
+    stream = f"web/app/{arn.rsplit('/', 1)[-1]}"
+    logs = server.client("logs")
+    try:
+        wait_status(ecs, "default", [arn], "RUNNING", timeout=30)
+
+        def seen() -> list[str]:
+            try:
+                events = logs.get_log_events(logGroupName=group, logStreamName=stream,
+                                             startFromHead=True)["events"]
+            except ClientError:
+                return []
+            messages = [e["message"] for e in events]
+            return messages if {"out 3", "err 3"} <= set(messages) else []
+
+        messages = wait_for(seen, timeout=15, every=0.2)
+        # still running: the lines arrived while the task ran, not when it stopped
+        assert ecs.describe_tasks(tasks=[arn])["tasks"][0]["lastStatus"] == "RUNNING"
+        assert messages.index("out 0") < messages.index("out 3")
+        found = logs.filter_log_events(logGroupName=group, filterPattern="err")["events"]
+        assert found and all(e["logStreamName"] == stream for e in found)
+        # the agent wrote as the execution role
+        trail = server.client("cloudtrail").lookup_events(LookupAttributes=[
+            {"AttributeKey": "EventName", "AttributeValue": "CreateLogStream"}])["Events"]
+        mine = [json.loads(e["CloudTrailEvent"]) for e in trail
+                if stream in e["CloudTrailEvent"]]
+        assert mine and mine[0]["userIdentity"]["arn"].startswith(
+            f"arn:aws:sts::{ACCOUNT}:assumed-role/{role.rsplit('/', 1)[1]}/")
+    finally:
+        ecs.stop_task(task=arn)
+    wait_status(ecs, "default", [arn], "STOPPED", timeout=30)
+    # what it wrote last (until SIGKILL after stopTimeout) is there once the task is STOPPED
+    last = _docker("logs", _name(arn, "app")).stdout.split("\n")[-2]
+    events = logs.get_log_events(logGroupName=group, logStreamName=stream)["events"]
+    assert last in [e["message"] for e in events]
+
+
+def test_awslogs_without_the_group_stops_the_task_before_it_starts(server, ecs):
+    group = unique("/ecs/missing")
+    definition = _register(ecs, [{
+        "name": "app", "command": ["sleep", "60"],
+        "logConfiguration": _awslogs(group, **{"awslogs-stream-prefix": "p"})}])
+    arn = _run(ecs, definition)
+    stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=30)[0]
+    assert stopped["stopCode"] == "TaskFailedToStart"
+    assert stopped["stoppedReason"].startswith(
+        "ResourceInitializationError: failed to validate logger args")
+    assert "ResourceNotFoundException" in stopped["stoppedReason"]
+    assert "startedAt" not in stopped
+    assert _task_containers(arn) == []
