@@ -165,3 +165,147 @@ def test_awslogs_without_the_group_stops_the_task_before_it_starts(server, ecs):
     assert "ResourceNotFoundException" in stopped["stoppedReason"]
     assert "startedAt" not in stopped
     assert _task_containers(arn) == []
+
+
+# -- secrets -------------------------------------------------------------------------------------
+
+
+def _exit_output(ecs: Any, arn: str, container: str = "app") -> str:
+    stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=40)[0]
+    output = _docker("logs", _name(arn, container)).stdout
+    assert stopped["containers"][0].get("exitCode") == 0, (stopped, output)
+    return output
+
+
+def test_secrets_from_secrets_manager_and_parameter_store_reach_the_environment(server, ecs):
+    sm, ssm = server.client("secretsmanager"), server.client("ssm")
+    ssm_west = server.client("ssm", region="us-west-2")
+    plain = sm.create_secret(Name=unique("db"), SecretString="s3cr3t-plain")["ARN"]
+    doc = sm.create_secret(Name=unique("doc"), SecretString=json.dumps(
+        {"user": "admin", "password": "s3cr3t-old"}))["ARN"]
+    sm.put_secret_value(SecretId=doc, SecretString=json.dumps(
+        {"user": "admin", "password": "s3cr3t-new"}))
+    name = f"/app/{unique('token')}"
+    ssm.put_parameter(Name=name, Value="s3cr3t-param", Type="SecureString")
+    west = f"/west/{unique('p')}"
+    ssm_west.put_parameter(Name=west, Value="s3cr3t-west", Type="String")
+    west_arn = f"arn:aws:ssm:us-west-2:{ACCOUNT}:parameter{west}"
+    role = _role(server, _allow("secretsmanager:GetSecretValue"),
+                 _allow("ssm:GetParameters"))
+    secrets = [{"name": "PLAIN", "valueFrom": plain},
+               {"name": "NEW_PASSWORD", "valueFrom": f"{doc}:password::"},
+               {"name": "OLD_PASSWORD", "valueFrom": f"{doc}:password:AWSPREVIOUS:"},
+               {"name": "PARAM", "valueFrom": name},
+               {"name": "WEST", "valueFrom": west_arn}]
+    definition = _register(ecs, [{"name": "app", "command": [
+        "sh", "-c", "echo $PLAIN $NEW_PASSWORD $OLD_PASSWORD $PARAM $WEST; env"],
+        "secrets": secrets}], executionRoleArn=role)
+    arn = _run(ecs, definition)
+    output = _exit_output(ecs, arn)
+    assert output.split("\n")[0] == "s3cr3t-plain s3cr3t-new s3cr3t-old s3cr3t-param s3cr3t-west"
+    # the execution role's credentials never reach the container
+    env = dict(line.split("=", 1) for line in output.split("\n")[1:] if "=" in line)
+    assert not {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI"} & set(env)
+    # the values appear nowhere else: not in the task, the trail or the server's log
+    described = json.dumps(ecs.describe_tasks(tasks=[arn]), default=str)
+    trail = json.dumps(server.client("cloudtrail").lookup_events(MaxResults=50), default=str)
+    server_log = server.log_path.read_text(errors="replace")
+    for where in (described, trail, server_log):
+        assert "s3cr3t" not in where
+
+
+def test_a_secret_the_execution_role_may_not_read_stops_the_task(server, ecs):
+    sm = server.client("secretsmanager")
+    secret = sm.create_secret(Name=unique("denied"), SecretString="s3cr3t-denied")["ARN"]
+    role = _role(server, _allow("ssm:GetParameters"))
+    definition = _register(ecs, [{"name": "app", "command": ["sleep", "60"],
+                                  "secrets": [{"name": "X", "valueFrom": secret}]}],
+                           executionRoleArn=role)
+    arn = _run(ecs, definition)
+    stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=30)[0]
+    assert stopped["stopCode"] == "TaskFailedToStart"
+    reason = stopped["stoppedReason"]
+    assert reason.startswith("ResourceInitializationError:") and secret in reason
+    assert "AccessDeniedException" in reason and "s3cr3t" not in reason
+    assert _task_containers(arn) == []
+
+
+def test_a_missing_secret_or_parameter_stops_the_task_naming_it(server, ecs):
+    role = _role(server, _allow(["secretsmanager:GetSecretValue", "ssm:GetParameters"]))
+    missing = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:{unique('gone')}-AbCdEf"
+    parameter = f"/{unique('gone')}"
+    for value_from, words in ((missing, "ResourceNotFoundException"),
+                              (parameter, "invalid parameters")):
+        definition = _register(ecs, [{"name": "app", "command": ["sleep", "60"],
+                                      "secrets": [{"name": "X", "valueFrom": value_from}]}],
+                               executionRoleArn=role)
+        arn = _run(ecs, definition)
+        stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=30)[0]
+        assert stopped["stopCode"] == "TaskFailedToStart"
+        assert stopped["stoppedReason"].startswith("ResourceInitializationError:")
+        assert value_from in stopped["stoppedReason"] and words in stopped["stoppedReason"]
+
+
+def test_log_configuration_secret_options_are_resolved(server, ecs):
+    """secretOptions fill log driver options: here the awslogs stream prefix comes from a
+    parameter."""
+    group = unique("/ecs/secret-options")
+    name = f"/logs/{unique('prefix')}"
+    server.client("ssm").put_parameter(Name=name, Value="from-ssm", Type="String")
+    role = _role(server, _allow("ssm:GetParameters"),
+                 _allow(["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"]))
+    definition = _register(ecs, [{
+        "name": "app", "command": ["sh", "-c", "echo hello"],
+        "logConfiguration": {
+            **_awslogs(group, **{"awslogs-create-group": "true"}),
+            "secretOptions": [{"name": "awslogs-stream-prefix", "valueFrom": name}]}}],
+        executionRoleArn=role)
+    arn = _run(ecs, definition)
+    _exit_output(ecs, arn)
+    events = server.client("logs").get_log_events(
+        logGroupName=group, logStreamName=f"from-ssm/app/{arn.rsplit('/', 1)[-1]}")["events"]
+    assert [e["message"] for e in events] == ["hello"]
+
+
+def test_a_separate_agent_resolves_secrets_with_the_execution_role(server, ecs, tmp_path):
+    """`portside agent` gets the execution role's credentials from the control plane over its
+    channel (role: execution) and reads the secret through the API."""
+    import os
+    import signal
+    import sys
+
+    secret = server.client("secretsmanager").create_secret(
+        Name=unique("ext"), SecretString="s3cr3t-ext")["ARN"]
+    role = _role(server, _allow("secretsmanager:GetSecretValue"))
+    cluster = unique("ext")
+    ecs.create_cluster(clusterName=cluster)
+    state = tmp_path / "agent-state"
+    agent = subprocess.Popen(
+        [sys.executable, "-m", "portside", "agent", "--endpoint", server.endpoint,
+         "--cluster", cluster, "--state-dir", str(state), "--cpu", "1024", "--memory", "1024",
+         "--retention", "30"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+    try:
+        def connected() -> bool:
+            arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+            return bool(arns) and ecs.describe_container_instances(
+                cluster=cluster, containerInstances=arns)["containerInstances"][0][
+                "agentConnected"]
+
+        wait_for(connected, timeout=20)
+        definition = _register(ecs, [{"name": "app", "command": ["sh", "-c", "echo $X"],
+                                      "secrets": [{"name": "X", "valueFrom": secret}]}],
+                               executionRoleArn=role)
+        arn = ecs.run_task(cluster=cluster, taskDefinition=definition)["tasks"][0]["taskArn"]
+        stopped = wait_status(ecs, cluster, [arn], "STOPPED", timeout=40)[0]
+        assert stopped["containers"][0].get("exitCode") == 0, stopped
+        assert _docker("logs", _name(arn, "app")).stdout == "s3cr3t-ext\n"
+    finally:
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(10)
+        ids = _docker("ps", "-aq", "--filter",
+                      f"label=portside.agent={agent_key(state)}").stdout.split()
+        if ids:
+            _docker("rm", "-f", *ids)
