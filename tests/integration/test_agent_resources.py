@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from typing import Any
 
 import pytest
@@ -309,3 +310,83 @@ def test_a_separate_agent_resolves_secrets_with_the_execution_role(server, ecs, 
                       f"label=portside.agent={agent_key(state)}").stdout.split()
         if ids:
             _docker("rm", "-f", *ids)
+
+
+# -- images from portside's ECR ------------------------------------------------------------------
+
+
+def _push(server: PortsideServer, tmp_path: Any, content: str) -> tuple[str, str]:
+    """An image built offline from busybox, pushed to a new repository of portside's ECR and
+    removed from the engine: its URI with tag, and its digest."""
+    ecr = server.client("ecr")
+    name = unique("team/app")
+    uri = ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]
+    tag = f"{uri}:v1"
+    context = tmp_path / "ctx"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {BUSYBOX}\nRUN echo '{content}' > /marker.txt\n")
+    env = {**server.cli_env(), "DOCKER_CONFIG": str(tmp_path / "docker")}
+    password = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+    import base64
+
+    for args, stdin in ((["build", "-q", "-t", tag, str(context)], None),
+                        (["login", "--username", "AWS", "--password-stdin", uri.split("/")[0]],
+                         base64.b64decode(password).decode().split(":", 1)[1]),
+                        (["push", tag], None), (["rmi", tag], None)):
+        done = subprocess.run(["docker", *args], capture_output=True, text=True, env=env,
+                              input=stdin, timeout=120)
+        assert done.returncode == 0, done.stderr
+    digest = ecr.describe_images(repositoryName=name)["imageDetails"][0]["imageDigest"]
+    return tag, digest
+
+
+ECR_PULL = ["ecr:GetAuthorizationToken", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer",
+            "ecr:BatchCheckLayerAvailability"]
+
+
+def test_a_task_runs_from_an_image_pushed_to_portsides_ecr(server, ecs, tmp_path):
+    tag, digest = _push(server, tmp_path, "from ecr")
+    assert _docker("image", "inspect", tag).returncode != 0  # not on the engine any more
+    role = _role(server, _allow(ECR_PULL))
+    definition = _register(ecs, [{"name": "app", "image": tag,
+                                  "command": ["cat", "/marker.txt"]}], executionRoleArn=role)
+    arn = _run(ecs, definition)
+    assert _exit_output(ecs, arn) == "from ecr\n"
+    task = ecs.describe_tasks(tasks=[arn])["tasks"][0]
+    assert task["pullStartedAt"] <= task["pullStoppedAt"] <= task["startedAt"]
+    assert task["containers"][0]["imageDigest"] == digest
+    _docker("rmi", "-f", tag)
+
+
+def test_ecr_pulls_refused_to_the_execution_role_stop_the_task(server, ecs, tmp_path):
+    tag, _ = _push(server, tmp_path, "refused")
+    for statements in ([_allow("ecr:GetAuthorizationToken")], []):
+        role = _role(server, *statements)
+        definition = _register(ecs, [{"name": "app", "image": tag}], executionRoleArn=role)
+        arn = _run(ecs, definition)
+        stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=40)[0]
+        assert stopped["stopCode"] == "TaskFailedToStart"
+        assert stopped["stoppedReason"].startswith("CannotPullContainerError:"), stopped
+        # stoppedReason holds 255 characters; the container's reason all of Docker's words
+        assert stopped["containers"][0]["reason"].startswith(stopped["stoppedReason"])
+        assert "startedAt" not in stopped and stopped["pullStartedAt"]
+        assert _task_containers(arn) == []
+    # a tag that is not there
+    role = _role(server, _allow(ECR_PULL))
+    definition = _register(ecs, [{"name": "app", "image": tag.replace(":v1", ":nope")}],
+                           executionRoleArn=role)
+    arn = _run(ecs, definition)
+    stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=40)[0]
+    assert stopped["stoppedReason"].startswith("CannotPullContainerError:"), stopped
+
+
+def test_a_public_registry_image_fails_honestly_and_fast(ecs):
+    definition = _register(ecs, [{"name": "app", "image": "docker.io/library/alpine:3.19"}])
+    started = time.monotonic()
+    arn = _run(ecs, definition)
+    stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=30)[0]
+    assert time.monotonic() - started < 15
+    assert stopped["stopCode"] == "TaskFailedToStart"
+    assert stopped["stoppedReason"].startswith("CannotPullContainerError: Error response from "
+                                               "daemon:"), stopped
+    assert stopped["pullStartedAt"] and stopped["pullStoppedAt"]

@@ -9,9 +9,9 @@
   anonymously; no public registry is reachable from this kind of machine, so that fails at once
   with Docker's own error.
 
-A failed pull stops the task with `CannotPullContainerError: …` (Docker's words after it);
-an execution role that cannot get the registry's authorization, with
-`ResourceInitializationError: … unable to retrieve ecr registry auth …`, as on Fargate.
+A failed pull stops the task with `CannotPullContainerError: …` (Docker's words after it), and
+so does an execution role that cannot get the registry's authorization (`… unable to retrieve
+ecr registry auth: AccessDeniedException: …`).
 https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_cannot_pull_image.html
 """
 
@@ -118,9 +118,8 @@ async def pull_images(client: Any, role: ExecutionRole, containers: list[dict[st
                 try:
                     auths[region] = await _ecr_auth(role, region)
                 except (ClientError, BotoCoreError, RuntimeError) as exc:
-                    raise PullError(name, "ResourceInitializationError: unable to pull "
-                                    "secrets or registry auth: unable to retrieve ecr registry "
-                                    f"auth: {error_text(exc)}") from None
+                    raise PullError(name, f"CannotPullContainerError: {image}: unable to "
+                                    f"retrieve ecr registry auth: {error_text(exc)}") from None
             auth = auths[region]
         elif await asyncio.to_thread(_cached, client, image):
             continue
