@@ -56,6 +56,10 @@ class Settings:
     ecr_registry_domain: str | None = None
     ecr_s3_endpoint: str | None = None
     ecr_s3_bucket_prefix: str = "portside-ecr-"
+    # ECR: how often blobs no image names are collected, and how long a blob a push has just
+    # named (and an unfinished upload) is kept before it may be collected. See docs/ecr.md.
+    ecr_gc_interval: float = 3600.0
+    ecr_gc_grace: float = 86400.0
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -77,6 +81,8 @@ class Settings:
             "ecr_registry_domain": env.get("PORTSIDE_ECR_REGISTRY_DOMAIN") or None,
             "ecr_s3_endpoint": env.get("PORTSIDE_ECR_S3_ENDPOINT") or None,
             "ecr_s3_bucket_prefix": env.get("PORTSIDE_ECR_S3_BUCKET_PREFIX", "portside-ecr-"),
+            "ecr_gc_interval": float(env.get("PORTSIDE_ECR_GC_INTERVAL", "3600")),
+            "ecr_gc_grace": float(env.get("PORTSIDE_ECR_GC_GRACE", "86400")),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

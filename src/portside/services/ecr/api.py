@@ -30,7 +30,7 @@ from portside.protocol.errors import AwsError, error
 from portside.services import tag_lists
 from portside.services.base import ResourcePolicy, Service
 from portside.services.ecr import blobs as blob_backends
-from portside.services.ecr import errors, lifecycle, manifests, names, tokens
+from portside.services.ecr import collect, errors, lifecycle, manifests, names, tokens
 from portside.services.ecr.model import (
     blobs,
     image_tags,
@@ -51,9 +51,6 @@ _REPOSITORY_OPERATIONS = (
     "StartLifecyclePolicyPreview", "GetLifecyclePolicyPreview",
 )
 MUTABLE, IMMUTABLE = "MUTABLE", "IMMUTABLE"
-# An upload not completed within a day is abandoned (docker resumes within seconds); swept hourly.
-UPLOAD_LIFETIME = 24 * 3600.0
-UPLOAD_SWEEP_INTERVAL = 3600.0
 # AWS expires images within 24 hours of them becoming eligible; portside looks hourly.
 LIFECYCLE_INTERVAL = 3600.0
 
@@ -103,7 +100,7 @@ class Ecr(Service):
         self.upload_states.clear()
 
     def background(self) -> list[Coroutine[Any, Any, None]]:
-        return [self._expire_uploads_forever(), self._apply_lifecycle_forever()]
+        return [self._collect_forever(), self._apply_lifecycle_forever()]
 
     async def _apply_lifecycle_forever(self) -> None:
         while True:
@@ -113,17 +110,24 @@ class Ecr(Service):
             except Exception:  # the next round tries again; a loop that dies expires nothing
                 log.exception("applying ECR lifecycle policies failed")
 
-    async def _expire_uploads_forever(self) -> None:
+    async def _collect_forever(self) -> None:
+        """Garbage collection on portside's own schedule (`ecr_gc_interval`); see collect.py."""
         while True:
-            await asyncio.sleep(UPLOAD_SWEEP_INTERVAL)
+            await asyncio.sleep(self.runtime.settings.ecr_gc_interval)
             try:
-                await self.expire_uploads(time.time() - UPLOAD_LIFETIME)
-            except Exception:  # the next sweep tries again; a loop that dies sweeps nothing
-                log.exception("expiring abandoned ECR uploads failed")
+                found = await collect.collect(self, time.time())
+            except Exception:  # the next round tries again; a loop that dies collects nothing
+                log.exception("collecting unreferenced ECR blobs failed")
+                continue
+            if found.uploads or found.blobs or found.orphans:
+                log.info("ECR garbage collection removed %d abandoned uploads, %d blobs no "
+                         "image names and %d orphaned objects", found.uploads, found.blobs,
+                         found.orphans)
 
     async def expire_uploads(self, started_before: float) -> int:
         """Remove uploads begun before `started_before` and never completed, with their parts:
-        an interrupted push may resume within UPLOAD_LIFETIME, then its bytes are reclaimed."""
+        an interrupted push may resume within the grace period (`ecr_gc_grace`), then its
+        bytes are reclaimed."""
         with self.runtime.store.begin() as conn:
             stale = list(conn.execute(
                 select(uploads, repositories.c.account_id).join(
@@ -457,6 +461,7 @@ class Ecr(Service):
             raise error("ImageDigestDoesNotMatchException", f"Provided digest {digest} does not "
                         f"match the digest of the manifest, {actual}.")
         parsed = manifests.parse_manifest(body, content_type)
+        collect.touch(conn, repo.account_id, parsed.blobs, time.time())
         missing = [d for d in parsed.blobs if not self.blob_in_repository(conn, repo.id, d)]
         if missing:
             raise error("LayersNotFoundException",
@@ -658,13 +663,20 @@ class Ecr(Service):
         return conn.execute(select(blobs).where(blobs.c.account_id == repo.account_id,
                                                 blobs.c.digest == digest)).first()
 
+    def claim_blob(self, conn: Connection, repo: Row, digest: str) -> Row | None:
+        """The stored blob, for a push that may go on to name it (a HEAD before uploading, a
+        mount, BatchCheckLayerAvailability): its use is recorded first, so the collector
+        keeps it for the grace period or has already removed it (collect.py)."""
+        collect.touch(conn, repo.account_id, [digest], time.time())
+        return self.blob_row(conn, repo, digest)
+
     def batch_check_layer_availability(self, ctx: RequestContext,
                                        params: dict[str, Any]) -> dict[str, Any]:
         layers, failures = [], []
         with self.runtime.store.begin() as conn:
             repo = self._repository(conn, ctx, params)
             for digest in params["layerDigests"]:
-                row = self.blob_row(conn, repo, digest)
+                row = self.claim_blob(conn, repo, digest)
                 if row is None:
                     failures.append({"layerDigest": digest, "failureCode": "MissingLayerDigest",
                                      "failureReason": "Could not find layer"})
@@ -758,6 +770,7 @@ class Ecr(Service):
             if kept is None:
                 conn.execute(insert(blobs).values(account_id=repo.account_id, digest=digest,
                                                   object_key=object_key, size=size))
+            collect.touch(conn, repo.account_id, [digest], time.time())
             self.link_blob(conn, repo, digest)
         if kept is not None and kept.object_key != object_key:
             await self.blobs.delete(repo.account_id, object_key)

@@ -28,8 +28,14 @@ class Stored:
     size: int
 
 
+@dataclass(frozen=True)
+class Listed:
+    key: str
+    last_modified: float  # epoch seconds
+
+
 class BlobBackend(Protocol):
-    """The four object calls the registry needs, on its per-account bucket."""
+    """The object calls the registry needs, on its per-account bucket."""
 
     async def put(self, account_id: str, key: str, body: AsyncIterable[bytes]) -> Stored: ...
 
@@ -39,6 +45,8 @@ class BlobBackend(Protocol):
     async def head(self, account_id: str, key: str) -> Stored | None: ...
 
     async def delete(self, account_id: str, key: str) -> None: ...
+
+    def list(self, account_id: str, prefix: str) -> AsyncIterator[Listed]: ...
 
     def bucket(self, account_id: str) -> str: ...
 
@@ -108,6 +116,22 @@ class S3Blobs:
         except AwsError as exc:
             if exc.code != "NoSuchBucket":
                 raise
+
+    async def list(self, account_id: str, prefix: str) -> AsyncIterator[Listed]:
+        params: dict[str, Any] = {"Bucket": self.bucket(account_id), "Prefix": prefix}
+        while True:
+            try:
+                page = self._s3.list_objects_v2(self._ctx(account_id), params)
+            except AwsError as exc:
+                if exc.code == "NoSuchBucket":
+                    return
+                raise
+            for item in page.get("Contents", []):
+                yield Listed(item["Key"], item["LastModified"].timestamp())
+            if not page.get("IsTruncated"):
+                return
+            params["ContinuationToken"] = page["NextContinuationToken"]
+            await asyncio.sleep(0)  # a long listing lets requests in between its pages
 
     def reset(self) -> None:
         self._ready.clear()
@@ -192,6 +216,19 @@ class ExternalS3Blobs:
     async def delete(self, account_id: str, key: str) -> None:
         await asyncio.to_thread(self.client.delete_object, Bucket=self.bucket(account_id),
                                 Key=key)
+
+    async def list(self, account_id: str, prefix: str) -> AsyncIterator[Listed]:
+        params: dict[str, Any] = {"Bucket": self.bucket(account_id), "Prefix": prefix}
+        while True:
+            try:
+                page = await asyncio.to_thread(self.client.list_objects_v2, **params)
+            except self.client.exceptions.NoSuchBucket:
+                return
+            for item in page.get("Contents", []):
+                yield Listed(item["Key"], item["LastModified"].timestamp())
+            if not page.get("IsTruncated"):
+                return
+            params["ContinuationToken"] = page["NextContinuationToken"]
 
     def reset(self) -> None:
         self._ready.clear()

@@ -2,7 +2,9 @@
 
 Blob bytes live in S3 storage (blobs.py); these rows name them. `ecr_blobs` holds one object per
 digest and account (deduplicated); `ecr_repository_blobs` says which repositories hold a blob,
-since a blob is visible only in repositories it was pushed or mounted to.
+since a blob is visible only in repositories it was pushed or mounted to; `ecr_blob_uses` says
+when a push last named a blob (uploaded, mounted, checked or referenced it), which keeps a blob
+that no manifest names yet from being collected while its push goes on (collect.py).
 """
 
 from __future__ import annotations
@@ -69,6 +71,14 @@ blobs = Table(
     Column("digest", String(200), primary_key=True),
     Column("object_key", String(300), nullable=False),
     Column("size", BigInteger, nullable=False),
+)
+
+blob_uses = Table(
+    "ecr_blob_uses",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("digest", String(200), primary_key=True),
+    Column("used_at", Float, nullable=False),
 )
 
 repository_blobs = Table(

@@ -251,7 +251,9 @@ class Registry:
                         target: names.RegistryPath, query: dict[str, str]) -> HttpResponse:
         repo = self._repository(ctx, target.name, "GetDownloadUrlForLayer")
         with self.runtime.store.begin() as conn:
-            row = self.ecr.blob_row(conn, repo, target.rest)
+            # A HEAD is how a push asks whether to upload: it counts as a use (collect.py).
+            row = (self.ecr.claim_blob if request.method == "HEAD" else self.ecr.blob_row)(
+                conn, repo, target.rest)
         if row is None:
             raise _unknown("BLOB_UNKNOWN", f"blob {target.rest} is unknown to this repository")
         headers = {"content-type": "application/octet-stream", "accept-ranges": "bytes",
@@ -308,7 +310,7 @@ class Registry:
         except RegistryError:
             return False
         with self.runtime.store.begin() as conn:
-            if self.ecr.blob_row(conn, source_repo, digest) is None:
+            if self.ecr.claim_blob(conn, source_repo, digest) is None:
                 return False
             self.ecr.link_blob(conn, repo, digest)
         return True
