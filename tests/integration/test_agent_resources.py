@@ -390,3 +390,73 @@ def test_a_public_registry_image_fails_honestly_and_fast(ecs):
     assert stopped["stoppedReason"].startswith("CannotPullContainerError: Error response from "
                                                "daemon:"), stopped
     assert stopped["pullStartedAt"] and stopped["pullStoppedAt"]
+
+
+# -- volumes and mount points --------------------------------------------------------------------
+
+
+def test_volumes_carry_data_between_containers_and_to_the_host(server, ecs, tmp_path):
+    host_dir = tmp_path / "host-data"
+    shared = unique("shared")
+    write = ("echo from-writer > /data/host.txt && echo task > /task/t.txt && "
+             "echo scratch > /scratch/s.txt && echo shared > /shared/s.txt")
+    read = ("cat /data/host.txt /task/t.txt /scratch/s.txt /shared/s.txt && "
+            "cat /ro/host.txt && (touch /ro/x 2>/dev/null && echo WRITABLE || echo READONLY) && "
+            "(touch /task/x 2>/dev/null && echo WRITABLE || echo READONLY)")
+    definition = _register(ecs, [
+        {"name": "writer", "essential": False, "command": ["sh", "-c", write],
+         "mountPoints": [{"sourceVolume": "host", "containerPath": "/data"},
+                         {"sourceVolume": "task", "containerPath": "/task"},
+                         {"sourceVolume": "scratch", "containerPath": "/scratch"},
+                         {"sourceVolume": shared, "containerPath": "/shared"}]},
+        {"name": "app", "command": ["sh", "-c", read],
+         "dependsOn": [{"containerName": "writer", "condition": "SUCCESS"}],
+         "volumesFrom": [{"sourceContainer": "writer", "readOnly": True}],
+         "mountPoints": [{"sourceVolume": "host", "containerPath": "/ro", "readOnly": True}]}],
+        volumes=[{"name": "host", "host": {"sourcePath": str(host_dir)}},
+                 {"name": "task", "dockerVolumeConfiguration": {
+                     "scope": "task", "driver": "local", "labels": {"kind": "task"}}},
+                 {"name": "scratch", "host": {}},
+                 {"name": shared, "dockerVolumeConfiguration": {
+                     "scope": "shared", "autoprovision": True, "driver": "local",
+                     "labels": {"kind": "shared"}}}])
+    try:
+        arn = _run(ecs, definition)
+        output = _exit_output(ecs, arn, "app")
+        assert output.split() == ["from-writer", "task", "scratch", "shared", "from-writer",
+                                  "READONLY", "READONLY"]
+        assert (host_dir / "host.txt").read_text() == "from-writer\n"
+        # the task's volume is the task's; the shared one is the volume of that name
+        task_volume = json.loads(_docker("volume", "inspect", f"portside-{arn.rsplit('/', 1)[-1]}"
+                                                              "-task").stdout)[0]
+        assert task_volume["Labels"]["kind"] == "task"
+        assert task_volume["Labels"]["portside.task-arn"] == arn
+        shared_volume = json.loads(_docker("volume", "inspect", shared).stdout)[0]
+        assert shared_volume["Labels"]["kind"] == "shared"
+        assert "portside.task-arn" not in shared_volume["Labels"]
+    finally:
+        _docker("volume", "rm", "-f", shared)
+
+
+def test_a_shared_volume_outlives_its_task_and_autoprovision_false_needs_it(server, ecs):
+    name = unique("keep")
+    volume = {"name": name, "dockerVolumeConfiguration": {
+        "scope": "shared", "autoprovision": False, "driver": "local"}}
+    mount = [{"sourceVolume": name, "containerPath": "/keep"}]
+    try:
+        reader = _register(ecs, [{"name": "app", "command": ["cat", "/keep/k.txt"],
+                                  "mountPoints": mount}], volumes=[volume])
+        arn = _run(ecs, reader)
+        stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=30)[0]
+        assert stopped["stopCode"] == "TaskFailedToStart"
+        assert stopped["stoppedReason"].startswith("CannotCreateVolumeError:")
+        assert name in stopped["stoppedReason"]
+        writer = _register(ecs, [{"name": "app", "command": ["sh", "-c", "echo kept > "
+                                                              "/keep/k.txt"],
+                                  "mountPoints": mount}],
+                           volumes=[{**volume, "dockerVolumeConfiguration": {
+                               **volume["dockerVolumeConfiguration"], "autoprovision": True}}])
+        _exit_output(ecs, _run(ecs, writer))
+        assert _exit_output(ecs, _run(ecs, reader)) == "kept\n"
+    finally:
+        _docker("volume", "rm", "-f", name)

@@ -36,7 +36,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from portside import __version__
-from portside.agent import awslogs
+from portside.agent import awslogs, volumes
 from portside.agent.capabilities import host_attributes
 from portside.agent.channel import Channel, Identity, submit_report
 from portside.agent.endpoints import (
@@ -52,12 +52,14 @@ from portside.agent.secrets import SecretError, resolve_task
 from portside.agent.specs import (
     DEFAULT_STOP_TIMEOUT,
     LABEL,
+    binds,
     create_args,
     dependency_met,
     docker_name,
     environment,
     network_bindings,
     start_order,
+    volumes_from,
 )
 
 log = logging.getLogger("portside.agent")
@@ -123,6 +125,7 @@ class TaskRun:
     endpoints: TaskEndpoints | None = None
     role: ExecutionRole | None = None  # the execution role, for the agent's own calls
     shippers: list[awslogs.Shipper] = field(default_factory=list)
+    volumes: dict[str, str] = field(default_factory=dict)  # task volume -> host path or volume
 
     @property
     def mode(self) -> str:
@@ -400,6 +403,15 @@ class DockerAgent:
             await self._fail(run, exc.reason, container=exc.container)
             return
         run.times["pullStoppedAt"] = time.time()
+        try:
+            run.volumes = await asyncio.to_thread(volumes.prepare, self.docker, run.arn,
+                                                  definition, self._labels(run))
+        except volumes.VolumeError as exc:
+            await self._fail(run, str(exc))
+            return
+        except docker.errors.APIError as exc:
+            await self._fail(run, f"CannotCreateVolumeError: {exc.explanation or exc}")
+            return
         for container in start_order(containers):
             name = container["name"]
             if run.desired == "STOPPED":
@@ -586,7 +598,9 @@ class DockerAgent:
                                "container-name": name,
                                "essential": str(container.get("essential", True)).lower()}),
                            env={**environment(container, injected), **secrets["env"]},
-                           log_secrets=secrets["log"])
+                           log_secrets=secrets["log"],
+                           volume_binds=binds(container, run.volumes),
+                           shared_volumes=volumes_from(container, run.docker_ids))
         created = self.docker.containers.create(**args)
         run.docker_ids[name] = created.id
         run.containers[name] = {"containerName": name, "status": "RUNNING",
@@ -636,6 +650,7 @@ class DockerAgent:
         for container in found:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 container.remove(force=True)
+        volumes.remove_task_volumes(self.docker, run.arn)
 
     def _watch_events(self) -> None:
         """One Docker event stream for all of this agent's containers: a container's death or

@@ -21,11 +21,15 @@ def docker_name(task_arn: str, container: str) -> str:
 
 
 def start_order(containers: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Containers in an order where each comes after the containers it `dependsOn` (the control
-    plane refuses cycles at registration; anything left over keeps its declared order)."""
+    """Containers in an order where each comes after the containers it `dependsOn` or takes
+    `volumesFrom` (the control plane refuses cycles at registration; anything left over keeps
+    its declared order)."""
     by_name = {c["name"]: c for c in containers}
+    # volumesFrom orders too: Docker needs the source container to exist.
     waiting = {c["name"]: {d["containerName"] for d in c.get("dependsOn") or ()
-                           if d["containerName"] in by_name} for c in containers}
+                           if d["containerName"] in by_name} |
+               {v["sourceContainer"] for v in c.get("volumesFrom") or ()
+                if v.get("sourceContainer") in by_name} for c in containers}
     ready = deque(c["name"] for c in containers if not waiting[c["name"]])
     ordered: list[dict[str, Any]] = []
     while ready:
@@ -69,9 +73,28 @@ def log_config(container: dict[str, Any], secret_options: dict[str, str] | None 
                                        **(secret_options or {})}}
 
 
+def _mode(read_only: Any) -> str:
+    return "ro" if read_only else "rw"
+
+
+def binds(container: dict[str, Any], sources: dict[str, str]) -> list[str]:
+    """Docker binds (`source:containerPath:ro|rw`) for `mountPoints`; `sources` maps each task
+    volume to a host path or a Docker volume name."""
+    return [f"{sources[m['sourceVolume']]}:{m['containerPath']}:{_mode(m.get('readOnly'))}"
+            for m in container.get("mountPoints") or ()]
+
+
+def volumes_from(container: dict[str, Any], docker_ids: dict[str, str]) -> list[str]:
+    """Docker `volumes_from` (`container id:ro|rw`) for `volumesFrom`."""
+    return [f"{docker_ids[v['sourceContainer']]}:{_mode(v.get('readOnly'))}"
+            for v in container.get("volumesFrom") or ()]
+
+
 def create_args(container: dict[str, Any], *, network_mode: str, name: str,
                 labels: dict[str, str], env: dict[str, str],
-                log_secrets: dict[str, str] | None = None) -> dict[str, Any]:
+                log_secrets: dict[str, str] | None = None,
+                volume_binds: list[str] | None = None,
+                shared_volumes: list[str] | None = None) -> dict[str, Any]:
     """docker-py `containers.create` keyword arguments for one container definition.
 
     `network_mode` is Docker's: `host`, `none`, `bridge`, or `container:<id>` for awsvpc (the
@@ -99,6 +122,10 @@ def create_args(container: dict[str, Any], *, network_mode: str, name: str,
     if container.get("ulimits"):
         args["ulimits"] = [Ulimit(name=u["name"], soft=u["softLimit"], hard=u["hardLimit"])
                            for u in container["ulimits"]]
+    if volume_binds:
+        args["volumes"] = volume_binds
+    if shared_volumes:
+        args["volumes_from"] = shared_volumes
     logging = log_config(container, log_secrets)
     if logging is not None:
         args["log_config"] = LogConfig(**logging)
