@@ -1,6 +1,7 @@
 """S3 event notifications: queue configurations deliver S3's event message to SQS (filtered by
-event type, prefix and suffix, with a test event first); EventBridge configurations put
-"Object Created" / "Object Deleted" on the internal bus; destinations are validated."""
+event type, prefix and suffix, with a test event first) when the queue policy lets
+s3.amazonaws.com send for the bucket; EventBridge configurations put "Object Created" /
+"Object Deleted" on the internal bus; destinations are validated."""
 
 from __future__ import annotations
 
@@ -23,13 +24,31 @@ def receive_all(sqs, url: str, want: int, timeout: float = 15) -> list[dict]:
     return messages
 
 
+def s3_queue(sqs, bucket: str, policy: bool = True) -> tuple[str, str]:
+    """A queue (URL, ARN) whose policy lets S3 send this bucket's events, as in the S3 User
+    Guide's walkthrough ("Configuring a bucket for notifications")."""
+    url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    if policy:
+        sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(
+            s3_send_policy(arn, bucket))})
+    return url, arn
+
+
+def s3_send_policy(queue_arn: str, bucket: str) -> dict:
+    return {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "SQS:SendMessage", "Resource": queue_arn,
+        "Condition": {"ArnLike": {"aws:SourceArn": f"arn:aws:s3:*:*:{bucket}"},
+                      "StringEquals": {"aws:SourceAccount": "000000000000"}}}]}
+
+
 def test_an_upload_sends_the_s3_event_message_to_the_queue(portside):
     s3, sqs = portside.client("s3"), portside.client("sqs")
     bucket = unique("ntf")
     s3.create_bucket(Bucket=bucket)
-    url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
+    url, arn = s3_queue(sqs, bucket)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "QueueConfigurations": [{
             "Id": "csv-in", "QueueArn": arn, "Events": ["s3:ObjectCreated:*"],
@@ -64,9 +83,7 @@ def test_removed_events_and_multipart_completion(portside):
     s3, sqs = portside.client("s3"), portside.client("sqs")
     bucket = unique("ntf")
     s3.create_bucket(Bucket=bucket)
-    url = sqs.create_queue(QueueName=unique("q"))["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
+    url, arn = s3_queue(sqs, bucket)
     s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
         "QueueConfigurations": [{"QueueArn": arn, "Events": [
             "s3:ObjectRemoved:*", "s3:ObjectCreated:CompleteMultipartUpload"]}]})
@@ -98,6 +115,48 @@ def test_destinations_must_exist(portside):
     assert info.value.response["Error"]["Code"] == "InvalidArgument"
     assert s3.get_bucket_notification_configuration(Bucket=bucket).get(
         "QueueConfigurations") is None
+
+
+def test_a_queue_must_let_s3_send(portside):
+    s3, sqs = portside.client("s3"), portside.client("sqs")
+    bucket, other = unique("ntf"), unique("ntf")
+    s3.create_bucket(Bucket=bucket)
+    _, closed = s3_queue(sqs, bucket, policy=False)
+    _, for_other = s3_queue(sqs, other)  # allows another bucket only
+    for arn in (closed, for_other):
+        with pytest.raises(ClientError) as info:
+            s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+                "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+        error = info.value.response["Error"]
+        assert error["Code"] == "InvalidArgument"
+        assert error["ArgumentName1"] == arn
+        assert error["ArgumentValue1"] == ("Permissions on the destination queue do not allow "
+                                           "S3 to publish notifications from this bucket")
+
+
+def test_a_queue_that_stops_letting_s3_send_gets_nothing(portside):
+    s3, sqs = portside.client("s3"), portside.client("sqs")
+    bucket = unique("ntf")
+    s3.create_bucket(Bucket=bucket)
+    url, arn = s3_queue(sqs, bucket)
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    assert receive_all(sqs, url, 1)[0]["Event"] == "s3:TestEvent"
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": ""})
+    s3.put_object(Bucket=bucket, Key="dropped", Body=b"x")
+    # S3's deliverer sends events in order: once a later event of another bucket has arrived,
+    # the dropped one was tried and refused.
+    marker = unique("ntf")
+    s3.create_bucket(Bucket=marker)
+    marker_url, marker_arn = s3_queue(sqs, marker)
+    s3.put_bucket_notification_configuration(Bucket=marker, NotificationConfiguration={
+        "QueueConfigurations": [{"QueueArn": marker_arn, "Events": ["s3:ObjectCreated:*"]}]})
+    assert receive_all(sqs, marker_url, 1)[0]["Event"] == "s3:TestEvent"
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"Policy": json.dumps(
+        s3_send_policy(arn, bucket))})
+    s3.put_object(Bucket=bucket, Key="delivered", Body=b"x")
+    keys = [m["Records"][0]["s3"]["object"]["key"] for m in receive_all(sqs, url, 2, timeout=5)]
+    assert keys == ["delivered"]
 
 
 def test_eventbridge_configuration_publishes_object_created_on_the_bus(tmp_path):

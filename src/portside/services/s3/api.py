@@ -18,6 +18,7 @@ from sqlalchemy import delete, exists, insert, select, update
 from portside.auth.actions import Check, checks_for
 from portside.auth.policy import MalformedPolicy, PolicyKind, parse_policy
 from portside.context import RequestContext
+from portside.gateway.authorize import AccessDenied, authorize
 from portside.protocol.errors import AwsError
 from portside.services.base import ResourcePolicy, Service
 from portside.services.s3 import access, buckets, listing, notifications, versions
@@ -52,7 +53,7 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
 
     def start(self) -> None:
         self.runtime.bus.subscribe(QUEUE_DELIVERER,
-                                   notifications.QueueDeliverer(self.runtime.services))
+                                   notifications.QueueDeliverer(self.runtime))
 
     def background(self) -> list[Coroutine[Any, Any, None]]:
         return [self._sweep()]
@@ -357,7 +358,7 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         bucket = self._get_bucket(params["Bucket"])
         queue_arns = [q["QueueArn"] for q in config.get("QueueConfigurations") or []]
         if not params.get("SkipDestinationValidation"):
-            self._check_destinations(config, queue_arns)
+            self._check_destinations(config, bucket)
         stored = {k: v for k, v in config.items() if v or k == "EventBridgeConfiguration"}
         with self.runtime.store.begin() as conn:
             conn.execute(update(buckets_table).where(buckets_table.c.name == bucket.name)
@@ -367,23 +368,28 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
                                              bucket.region, bucket.name, sorted(set(queue_arns)))
         return {}
 
-    def _check_destinations(self, config: dict[str, Any], queue_arns: list[str]) -> None:
-        """Every destination must exist: queues are looked up through SQS itself; portside has
-        no SNS or Lambda to send to."""
+    def _check_destinations(self, config: dict[str, Any], bucket: Any) -> None:
+        """Every destination must exist and let S3 send to it, as S3 checks by sending a test
+        message: a queue is looked up, and S3's sending authorized, through SQS itself. portside
+        has no SNS or Lambda to send to."""
         failed = []
         sqs = self.runtime.services.get("sqs")
-        lookup = sqs.handler("GetQueueUrl") if sqs is not None else None
-        for arn in queue_arns:
-            target = notifications.service_context(arn)
-            if target is None or lookup is None:
+        for arn in sorted({q["QueueArn"] for q in config.get("QueueConfigurations") or []}):
+            target = notifications.queue_target(arn, bucket.name, bucket.account_id)
+            if target is None or sqs is None:
                 failed.append((arn, "The destination queue does not exist"))
                 continue
-            ctx, _ = target
+            params = {"QueueUrl": target.url, "MessageBody": "s3:TestEvent"}
             try:
-                lookup(ctx, {"QueueName": arn.split(":")[5],
-                             "QueueOwnerAWSAccountId": arn.split(":")[4]})
+                sqs.handler("GetQueueAttributes")(target.ctx, {"QueueUrl": target.url})
             except AwsError:
                 failed.append((arn, "The destination queue does not exist"))
+                continue
+            try:
+                authorize(self.runtime, target.ctx, sqs, "SendMessage", params)
+            except AccessDenied:
+                failed.append((arn, "Permissions on the destination queue do not allow S3 to "
+                               "publish notifications from this bucket"))
         for kind, member in (("TopicConfigurations", "TopicArn"),
                              ("LambdaFunctionConfigurations", "LambdaFunctionArn")):
             for item in config.get(kind) or []:

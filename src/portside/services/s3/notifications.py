@@ -18,18 +18,22 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from sqlalchemy import Connection
 
-from portside.auth.identity import Principal, PrincipalType
+from portside.auth.identity import PrincipalType
 from portside.context import RequestContext
 from portside.events import EventBus
 from portside.events.bus import BusEvent
+from portside.gateway import inprocess
 from portside.ids import new_uuid
 from portside.protocol.errors import AwsError
 from portside.services.s3.errors import error
+
+if TYPE_CHECKING:
+    from portside.runtime import Runtime
 
 log = logging.getLogger("portside.s3")
 
@@ -203,7 +207,8 @@ def publish(bus: EventBus, conn: Connection, ctx: RequestContext, config: dict[s
         bus.publish(conn, owner, region, eventbridge_event(ctx, event, owner, when))
     for queue in matching_queues(config, event):
         record = event_record(ctx, event, owner, queue.get("Id") or "", when)
-        _publish_message(bus, conn, owner, region, queue["QueueArn"], {"Records": [record]})
+        _publish_message(bus, conn, owner, region, queue["QueueArn"], event.bucket,
+                         {"Records": [record]})
 
 
 def publish_test_event(bus: EventBus, conn: Connection, ctx: RequestContext, owner: str,
@@ -213,14 +218,15 @@ def publish_test_event(bus: EventBus, conn: Connection, ctx: RequestContext, own
                "Time": _iso_millis(datetime.now(UTC)), "Bucket": bucket,
                "RequestId": ctx.request_id, "HostId": ctx.request_id}
     for arn in queue_arns:
-        _publish_message(bus, conn, owner, region, arn, message)
+        _publish_message(bus, conn, owner, region, arn, bucket, message)
 
 
 def _publish_message(bus: EventBus, conn: Connection, owner: str, region: str, queue_arn: str,
-                     message: dict[str, Any]) -> None:
+                     bucket: str, message: dict[str, Any]) -> None:
     bus.publish(conn, owner, region, {
         "source": INTERNAL_SOURCE, "detail-type": QUEUE_MESSAGE,
-        "detail": {"queueArn": queue_arn, "message": json.dumps(message, separators=(",", ":"))},
+        "detail": {"queueArn": queue_arn, "bucket": bucket,
+                   "message": json.dumps(message, separators=(",", ":"))},
     })
 
 
@@ -231,28 +237,36 @@ def _principal_id(ctx: RequestContext) -> str:
     return f"AWS:{principal.user_id}" if principal.user_id else "Anonymous"
 
 
-def service_context(queue_arn: str) -> tuple[RequestContext, str] | None:
-    """The context S3 calls SQS with for a queue ARN (its account and region, the S3 service
-    principal) and the queue's URL; None for an ARN that names no queue."""
+@dataclass(frozen=True)
+class QueueTarget:
+    """A queue as S3 sends to it: its URL, and the context of S3's service principal acting for
+    the bucket — the queue policy sees aws:SourceArn (the bucket) and aws:SourceAccount (its
+    owner), as AWS's walkthrough policy expects."""
+
+    url: str
+    ctx: RequestContext
+
+
+def queue_target(queue_arn: str, bucket: str, owner: str) -> QueueTarget | None:
+    """The target for a queue ARN; None for an ARN that names no queue."""
     parts = queue_arn.split(":")
     if len(parts) != 6 or parts[2] != "sqs":
         return None
     region, account, name = parts[3], parts[4], parts[5]
-    principal = Principal(PrincipalType.AWS_SERVICE, account, SERVICE_PRINCIPAL,
-                          SERVICE_PRINCIPAL)
-    ctx = RequestContext(account_id=account, region=region, principal=principal,
-                         access_key_id=None, request_id=new_uuid(), source_ip="127.0.0.1",
-                         user_agent="portside-s3", service="sqs")
-    return ctx, f"http://localhost/{account}/{name}"
+    ctx = inprocess.service_context(SERVICE_PRINCIPAL, owner, region,
+                                    source_arn=f"arn:aws:s3:::{bucket}")
+    ctx.user_agent = "portside-s3"
+    return QueueTarget(f"http://localhost/{account}/{name}", ctx)
 
 
 class QueueDeliverer:
-    """The bus subscriber that sends S3 event messages to SQS through its SendMessage handler.
-    A queue that no longer exists drops the message, as S3 does; any other failure raises, and
-    the bus delivers the batch again."""
+    """The bus subscriber that sends S3 event messages to SQS as s3.amazonaws.com, through the
+    same authorization as any caller: the queue policy must allow it. A queue that no longer
+    exists or no longer lets S3 send drops the message, as S3 does; any other failure raises,
+    and the bus delivers the batch again."""
 
-    def __init__(self, services: dict) -> None:
-        self.services = services
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
 
     async def __call__(self, events: list[BusEvent]) -> None:
         for bus_event in events:
@@ -260,21 +274,18 @@ class QueueDeliverer:
             if event.get("source") != INTERNAL_SOURCE or event.get(
                     "detail-type") != QUEUE_MESSAGE:
                 continue
-            await self._send(event["detail"]["queueArn"], event["detail"]["message"])
+            detail = event["detail"]
+            await self._send(detail["queueArn"], detail.get("bucket", ""), bus_event.account_id,
+                             detail["message"])
 
-    async def _send(self, queue_arn: str, body: str) -> None:
-        target = service_context(queue_arn)
-        sqs = self.services.get("sqs")
-        handler = sqs.handler("SendMessage") if sqs is not None else None
-        if target is None or handler is None:
-            log.warning("dropping an S3 event message for %s: no SQS to send it to", queue_arn)
+    async def _send(self, queue_arn: str, bucket: str, owner: str, body: str) -> None:
+        target = queue_target(queue_arn, bucket, owner)
+        if target is None:
+            log.warning("dropping an S3 event message for %s: not a queue", queue_arn)
             return
-        ctx, url = target
-        ctx.operation = "SendMessage"
         try:
-            result = handler(ctx, {"QueueUrl": url, "MessageBody": body})
-            if hasattr(result, "__await__"):
-                await result
+            await inprocess.call(self.runtime, target.ctx, "sqs", "SendMessage",
+                                 {"QueueUrl": target.url, "MessageBody": body})
         except AwsError as exc:
             if not exc.sender_fault:
                 raise  # the queue is there but failed: try again later
