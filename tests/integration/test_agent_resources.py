@@ -460,3 +460,81 @@ def test_a_shared_volume_outlives_its_task_and_autoprovision_false_needs_it(serv
         assert _exit_output(ecs, _run(ecs, reader)) == "kept\n"
     finally:
         _docker("volume", "rm", "-f", name)
+
+
+# -- task-level limits and Linux settings --------------------------------------------------------
+
+
+def _cgroup_v1() -> bool:
+    from pathlib import Path
+
+    return Path("/sys/fs/cgroup/memory").is_dir()
+
+
+def test_task_memory_holds_all_its_containers_together(server, ecs):
+    """Neither container has a hard limit of its own; together they may use the task's 64 MiB:
+    allocating 100 MiB is killed by the kernel (exit 137), 16 MiB is not."""
+    definition = ecs.register_task_definition(family=unique("size"), cpu="256", memory="64",
+                                              containerDefinitions=[
+        {"name": "big", "image": BUSYBOX, "memoryReservation": 16, "essential": False,
+         "command": ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=100M count=1"]},
+        {"name": "small", "image": BUSYBOX, "memoryReservation": 16,
+         "command": ["sh", "-c", "dd if=/dev/zero of=/dev/null bs=16M count=1; sleep 1"],
+         "dependsOn": [{"containerName": "big", "condition": "COMPLETE"}]}])[
+        "taskDefinition"]["taskDefinitionArn"]
+    arn = _run(ecs, definition)
+    stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=40)[0]
+    codes = {c["name"]: c.get("exitCode") for c in stopped["containers"]}
+    assert codes == {"big": 137, "small": 0}, stopped
+    task_id = arn.rsplit("/", 1)[-1]
+    inspected = _inspect(arn, "small")["HostConfig"]
+    assert inspected["CgroupParent"] == f"/portside/{task_id}" and inspected["Memory"] == 0
+
+
+def test_task_cpu_and_memory_are_the_cgroup_limits_of_the_task(server, ecs):
+    from pathlib import Path
+
+    definition = _register(ecs, [{"name": "app", "command": ["sleep", "60"], "stopTimeout": 1}],
+                           cpu="512", memory="96")
+    arn = _run(ecs, definition)
+    task_id = arn.rsplit("/", 1)[-1]
+    try:
+        wait_status(ecs, "default", [arn], "RUNNING", timeout=30)
+        if _cgroup_v1():
+            root = Path("/sys/fs/cgroup")
+            memory = root / "memory" / "portside" / task_id
+            assert (memory / "memory.limit_in_bytes").read_text().strip() == str(96 << 20)
+            cpu = root / "cpu" / "portside" / task_id
+            assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "50000"
+            assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
+            container_id = _inspect(arn, "app")["Id"]
+            assert (memory / container_id).is_dir()
+        else:
+            group = Path("/sys/fs/cgroup/portside") / task_id
+            assert (group / "memory.max").read_text().strip() == str(96 << 20)
+            assert (group / "cpu.max").read_text().split() == ["50000", "100000"]
+    finally:
+        ecs.stop_task(task=arn)
+    wait_status(ecs, "default", [arn], "STOPPED", timeout=30)
+
+
+def test_ulimits_and_linux_parameters_reach_the_container(server, ecs):
+    script = ("ulimit -n; cat /proc/1/comm; grep ' /scratch ' /proc/mounts | cut -d' ' -f4; "
+              "df -m /dev/shm | tail -1 | awk '{print $2}'; "
+              "grep CapEff /proc/self/status | awk '{print $2}'; "
+              "touch /etc/x 2>/dev/null && echo writable || echo read-only")
+    definition = _register(ecs, [{
+        "name": "app", "command": ["sh", "-c", script], "readonlyRootFilesystem": True,
+        "ulimits": [{"name": "nofile", "softLimit": 1234, "hardLimit": 2048}],
+        "linuxParameters": {"initProcessEnabled": True, "sharedMemorySize": 32,
+                            "capabilities": {"drop": ["ALL"]},
+                            "tmpfs": [{"containerPath": "/scratch", "size": 8,
+                                       "mountOptions": ["noexec"]}]}}])
+    arn = _run(ecs, definition)
+    lines = _exit_output(ecs, arn).split()
+    assert lines[0] == "1234"
+    assert lines[1] in ("docker-init", "tini")  # the init process is PID 1, not sh
+    assert "noexec" in lines[2] and "size=8192k" in lines[2]
+    assert lines[3] == "32"
+    assert int(lines[4], 16) == 0  # every capability dropped
+    assert lines[5] == "read-only"

@@ -38,6 +38,7 @@ from botocore.exceptions import ClientError
 from portside import __version__
 from portside.agent import awslogs, volumes
 from portside.agent.capabilities import host_attributes
+from portside.agent.cgroups import TaskCgroups
 from portside.agent.channel import Channel, Identity, submit_report
 from portside.agent.endpoints import (
     TASK_ENDPOINT_ADDRESS,
@@ -61,6 +62,8 @@ from portside.agent.specs import (
     start_order,
     volumes_from,
 )
+from portside.protocol.errors import AwsError
+from portside.services.ecs.task_definition_rules import parse_task_cpu, parse_task_memory
 
 log = logging.getLogger("portside.agent")
 
@@ -126,6 +129,7 @@ class TaskRun:
     role: ExecutionRole | None = None  # the execution role, for the agent's own calls
     shippers: list[awslogs.Shipper] = field(default_factory=list)
     volumes: dict[str, str] = field(default_factory=dict)  # task volume -> host path or volume
+    cgroup_parent: str | None = None  # the task's cgroup, holding task-level cpu/memory
 
     @property
     def mode(self) -> str:
@@ -153,6 +157,7 @@ class DockerAgent:
         self._events: threading.Thread | None = None
         self._stopped = threading.Event()
         self._log_client: Any = None
+        self.cgroups: TaskCgroups | None = None
 
     @property
     def agent_key(self) -> str:
@@ -166,6 +171,9 @@ class DockerAgent:
         register, or tasks would be placed where nothing can run them."""
         self._loop = asyncio.get_running_loop()
         version = await asyncio.to_thread(self.docker.version)
+        info = await asyncio.to_thread(self.docker.info)
+        self.cgroups = await asyncio.to_thread(TaskCgroups,
+                                               driver=info.get("CgroupDriver", "cgroupfs"))
         if not await asyncio.to_thread(ensure_task_endpoint_address):
             raise RuntimeError(f"cannot put {TASK_ENDPOINT_ADDRESS} on the loopback interface "
                                "(the agent runs as root): tasks could not reach their endpoints")
@@ -412,6 +420,12 @@ class DockerAgent:
         except docker.errors.APIError as exc:
             await self._fail(run, f"CannotCreateVolumeError: {exc.explanation or exc}")
             return
+        try:
+            run.cgroup_parent = await asyncio.to_thread(self._task_cgroup, run)
+        except (OSError, ValueError, AwsError) as exc:
+            await self._fail(run, f"ResourceInitializationError: cannot create the task's "
+                                  f"cgroup for its cpu and memory: {exc}")
+            return
         for container in start_order(containers):
             name = container["name"]
             if run.desired == "STOPPED":
@@ -601,11 +615,39 @@ class DockerAgent:
                            log_secrets=secrets["log"],
                            volume_binds=binds(container, run.volumes),
                            shared_volumes=volumes_from(container, run.docker_ids))
+        if run.cgroup_parent:
+            args["cgroup_parent"] = run.cgroup_parent
+        args.update(self._namespaces(run))
         created = self.docker.containers.create(**args)
         run.docker_ids[name] = created.id
         run.containers[name] = {"containerName": name, "status": "RUNNING",
                                 "runtimeId": created.id}
         return created.id
+
+    @staticmethod
+    def _namespaces(run: TaskRun) -> dict[str, str]:
+        """The task's `pidMode`/`ipcMode`: `host`, or `task` — the first container's namespace,
+        joined by the others (ECS holds it in a pause container)."""
+        definition, found = run.definition or {}, {}
+        first = next(iter(run.docker_ids.values()), None)
+        for member, key in (("pidMode", "pid_mode"), ("ipcMode", "ipc_mode")):
+            mode = definition.get(member)
+            if mode == "host":
+                found[key] = "host"
+            elif mode == "task" and first is not None:
+                found[key] = f"container:{first}"
+            elif mode == "task" and key == "ipc_mode":
+                found[key] = "shareable"
+        return found
+
+    def _task_cgroup(self, run: TaskRun) -> str | None:
+        definition = run.definition or {}
+        cpu, memory = definition.get("cpu"), definition.get("memory")
+        if self.cgroups is None or not (cpu or memory):
+            return None
+        return self.cgroups.create(run.arn.rsplit("/", 1)[-1],
+                                   parse_task_cpu(str(cpu)) if cpu else None,
+                                   parse_task_memory(str(memory)) if memory else None)
 
     def _log_docker(self) -> Any:
         """The Docker API client that follows containers' logs: its own connection pool, so
@@ -651,6 +693,8 @@ class DockerAgent:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 container.remove(force=True)
         volumes.remove_task_volumes(self.docker, run.arn)
+        if self.cgroups is not None:
+            self.cgroups.remove(run.arn.rsplit("/", 1)[-1])
 
     def _watch_events(self) -> None:
         """One Docker event stream for all of this agent's containers: a container's death or

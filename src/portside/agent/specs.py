@@ -129,12 +129,57 @@ def create_args(container: dict[str, Any], *, network_mode: str, name: str,
     logging = log_config(container, log_secrets)
     if logging is not None:
         args["log_config"] = LogConfig(**logging)
+    args.update(_process_settings(container, network_mode))
     if container.get("healthCheck"):
         args["healthcheck"] = _healthcheck(container["healthCheck"])
     if network_mode == "bridge" and container.get("portMappings"):
         args["ports"] = {f"{m['containerPort']}/{m.get('protocol', 'tcp')}":
                          (PUBLISH_ADDRESS, m.get("hostPort") or None)
                          for m in container["portMappings"]}
+    return args
+
+
+def _process_settings(container: dict[str, Any], network_mode: str) -> dict[str, Any]:
+    """privileged, readonlyRootFilesystem, DNS, extra hosts, sysctls, security options, TTY and
+    `linuxParameters` (capabilities, init, shared memory, tmpfs, devices, swap)."""
+    args: dict[str, Any] = {}
+    for member, key in (("privileged", "privileged"), ("readonlyRootFilesystem", "read_only"),
+                        ("pseudoTerminal", "tty"), ("interactive", "stdin_open")):
+        if container.get(member):
+            args[key] = True
+    if container.get("dockerSecurityOptions"):
+        args["security_opt"] = list(container["dockerSecurityOptions"])
+    if container.get("systemControls"):
+        args["sysctls"] = {c["namespace"]: c["value"] for c in container["systemControls"]}
+    if not network_mode.startswith(("host", "container:")):  # Docker refuses them there
+        if container.get("dnsServers"):
+            args["dns"] = list(container["dnsServers"])
+        if container.get("dnsSearchDomains"):
+            args["dns_search"] = list(container["dnsSearchDomains"])
+        if container.get("extraHosts"):
+            args["extra_hosts"] = {h["hostname"]: h["ipAddress"] for h in container["extraHosts"]}
+    linux = container.get("linuxParameters") or {}
+    capabilities = linux.get("capabilities") or {}
+    if capabilities.get("add"):
+        args["cap_add"] = list(capabilities["add"])
+    if capabilities.get("drop"):
+        args["cap_drop"] = list(capabilities["drop"])
+    if linux.get("initProcessEnabled"):
+        args["init"] = True
+    if linux.get("sharedMemorySize"):
+        args["shm_size"] = f"{int(linux['sharedMemorySize'])}m"
+    if linux.get("tmpfs"):
+        args["tmpfs"] = {t["containerPath"]: ",".join(
+            [f"size={int(t['size'])}m", *(t.get("mountOptions") or ())]) for t in linux["tmpfs"]}
+    if linux.get("devices"):
+        args["devices"] = [
+            f"{d['hostPath']}:{d.get('containerPath') or d['hostPath']}:"
+            f"{''.join(p[0] for p in d.get('permissions') or ('read', 'write', 'mknod'))}"
+            for d in linux["devices"]]
+    if linux.get("maxSwap") is not None and container.get("memory"):
+        args["memswap_limit"] = f"{int(container['memory']) + int(linux['maxSwap'])}m"
+    if linux.get("swappiness") is not None:
+        args["mem_swappiness"] = int(linux["swappiness"])
     return args
 
 
