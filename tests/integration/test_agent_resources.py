@@ -538,3 +538,72 @@ def test_ulimits_and_linux_parameters_reach_the_container(server, ecs):
     assert lines[3] == "32"
     assert int(lines[4], 16) == 0  # every capability dropped
     assert lines[5] == "read-only"
+
+
+def _start_agent(server: PortsideServer, cluster: str, state: Any) -> subprocess.Popen:
+    import os
+    import sys
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "portside", "agent", "--endpoint", server.endpoint,
+         "--cluster", cluster, "--state-dir", str(state), "--cpu", "1024", "--memory", "1024"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
+
+
+def test_awslogs_go_on_without_gaps_or_repeats_after_an_agent_restart(server, ecs, tmp_path):
+    import signal
+
+    cluster = unique("logs")
+    ecs.create_cluster(clusterName=cluster)
+    state = tmp_path / "agent-state"
+    group = unique("/ecs/restart")
+    agent = _start_agent(server, cluster, state)
+
+    def connected() -> bool:
+        arns = ecs.list_container_instances(cluster=cluster)["containerInstanceArns"]
+        return bool(arns) and ecs.describe_container_instances(
+            cluster=cluster, containerInstances=arns)["containerInstances"][0]["agentConnected"]
+
+    try:
+        wait_for(connected, timeout=20)
+        definition = _register(ecs, [{
+            "name": "app", "stopTimeout": 1,
+            "command": ["sh", "-c", "i=0; while true; do echo n $i; i=$((i+1)); sleep 0.1; done"],
+            "logConfiguration": _awslogs(group, **{"awslogs-stream-prefix": "p",
+                                                   "awslogs-create-group": "true"})}])
+        arn = ecs.run_task(cluster=cluster, taskDefinition=definition)["tasks"][0]["taskArn"]
+        wait_status(ecs, cluster, [arn], "RUNNING", timeout=20)
+        stream = f"p/app/{arn.rsplit('/', 1)[-1]}"
+        logs = server.client("logs")
+
+        def numbers() -> list[int]:
+            events, token = [], None
+            while True:
+                page = logs.get_log_events(logGroupName=group, logStreamName=stream,
+                                           startFromHead=True, **({"nextToken": token}
+                                                                  if token else {}))
+                events += page["events"]
+                if page["nextForwardToken"] == token:
+                    return [int(e["message"].split()[1]) for e in events]
+                token = page["nextForwardToken"]
+
+        wait_for(lambda: len(numbers()) > 10, timeout=15, every=0.2)
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(10)
+        time.sleep(1.5)  # output the dead agent never saw
+        agent = _start_agent(server, cluster, state)
+        wait_for(connected, timeout=20)
+        before = max(numbers())
+        wait_for(lambda: max(numbers()) > before + 20, timeout=20, every=0.2)
+        ecs.stop_task(cluster=cluster, task=arn)
+        wait_status(ecs, cluster, [arn], "STOPPED", timeout=30)
+        found = numbers()
+        assert found == list(range(len(found)))  # every line once, in order
+    finally:
+        agent.send_signal(signal.SIGKILL)
+        agent.wait(10)
+        ids = _docker("ps", "-aq", "--filter",
+                      f"label=portside.agent={agent_key(state)}").stdout.split()
+        if ids:
+            _docker("rm", "-f", *ids)

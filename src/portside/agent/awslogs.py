@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -119,16 +121,35 @@ async def prepare(role: ExecutionRole, target: LogTarget, stream: str) -> None:
             f"Cloudwatch log stream: {error_text(exc)} : exit status 1") from None
 
 
+def position_file(state_dir: Path, docker_id: str) -> Path:
+    """Where the agent keeps a container's stream and how far it has shipped, so that a
+    restarted agent goes on from there instead of losing or repeating output."""
+    return state_dir / "awslogs" / f"{docker_id}.json"
+
+
+def saved_position(state_dir: Path, docker_id: str) -> tuple[LogTarget, str, int] | None:
+    """(target, stream, last shipped timestamp in ms) of a container this agent shipped."""
+    try:
+        saved = json.loads(position_file(state_dir, docker_id).read_text())
+        return (LogTarget(saved["group"], saved["stream"], saved["region"], False),
+                saved["stream"], int(saved["shipped"]))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 class Shipper:
     """Ships one container's output to its stream until the container stops."""
 
     def __init__(self, docker: Any, docker_id: str, role: ExecutionRole, target: LogTarget,
-                 stream: str) -> None:
+                 stream: str, state_dir: Path, shipped: int = 0) -> None:
         self.docker = docker  # a docker-py APIClient
         self.docker_id = docker_id
         self.role = role
         self.target = target
         self.stream = stream
+        self.state = position_file(state_dir, docker_id)
+        self.shipped = shipped  # the last timestamp (ms) delivered
+        self._resume_after = shipped  # a restarted agent ships only what is later than this
         self._pending: list[tuple[int, str]] = []
         self._lock = threading.Lock()
         self._followed = threading.Event()
@@ -136,6 +157,7 @@ class Shipper:
         self._loop_task: asyncio.Task | None = None
 
     def start(self) -> None:
+        self._save()
         self._thread = threading.Thread(target=self._follow, daemon=True,
                                         name=f"portside-awslogs-{self.docker_id[:12]}")
         self._thread.start()
@@ -144,21 +166,34 @@ class Shipper:
     def _follow(self) -> None:
         buffer = b""
         try:
+            since = self._resume_after / 1000 if self._resume_after else None
             for chunk in self.docker.logs(self.docker_id, stream=True, follow=True,
-                                          timestamps=True):
+                                          timestamps=True, since=since):
                 buffer += chunk
                 *lines, buffer = buffer.split(b"\n")
                 if lines:
-                    parsed = [parse_line(line) for line in lines]
-                    with self._lock:
-                        self._pending.extend(parsed)
+                    self._take([parse_line(line) for line in lines])
             if buffer:
-                with self._lock:
-                    self._pending.append(parse_line(buffer))
+                self._take([parse_line(buffer)])
         except Exception as exc:  # the engine went away, or the container was removed
             log.warning("awslogs: following %s ended: %s", self.docker_id[:12], exc)
         finally:
             self._followed.set()
+
+    def _take(self, events: list[tuple[int, str]]) -> None:
+        after = self._resume_after
+        fresh = [e for e in events if e[0] > after] if after else events
+        with self._lock:
+            self._pending.extend(fresh)
+
+    def _save(self) -> None:
+        with contextlib.suppress(OSError):
+            self.state.parent.mkdir(parents=True, exist_ok=True)
+            temporary = self.state.with_suffix(".tmp")
+            temporary.write_text(json.dumps({
+                "group": self.target.group, "stream": self.stream,
+                "region": self.target.region, "shipped": self.shipped}))
+            temporary.replace(self.state)
 
     async def _flush_every(self) -> None:
         while not self._followed.is_set():
@@ -175,6 +210,8 @@ class Shipper:
             for batch in batches(events):
                 await asyncio.to_thread(logs.put_log_events, logGroupName=self.target.group,
                                         logStreamName=self.stream, logEvents=batch)
+                self.shipped = max(self.shipped, batch[-1]["timestamp"])
+            await asyncio.to_thread(self._save)
         except (ClientError, BotoCoreError, RuntimeError) as exc:
             # Never the messages themselves in the agent's log: they may hold anything.
             log.warning("awslogs: %d events for %s/%s not delivered: %s", len(events),

@@ -323,6 +323,7 @@ class DockerAgent:
                 run.attachments = {a["id"]: a["status"] for a in task.get("attachments") or ()}
                 if run.known is Known.RUNNING:  # re-adopted: its ENI is attached already
                     run.attachments = dict.fromkeys(run.attachments, "ATTACHED")
+                    self._resume_logs(run)
             if run.desired != assignment["desiredStatus"]:
                 run.desired = assignment["desiredStatus"]
                 run.changed.set()
@@ -331,6 +332,22 @@ class DockerAgent:
         if full:
             for arn in set(self.tasks) - wanted:
                 await self._forget(self.tasks[arn])
+
+    def _resume_logs(self, run: TaskRun) -> None:
+        """A re-adopted task's awslogs containers: ship on from where this agent left off."""
+        definition = run.definition or {}
+        for docker_id in run.docker_ids.values():
+            saved = awslogs.saved_position(self.spec.state_dir, docker_id)
+            if saved is None:
+                continue
+            if run.role is None:
+                run.role = ExecutionRole(self.identity, self.credentials, run.arn,
+                                         definition.get("executionRoleArn"))
+            target, stream, shipped = saved
+            shipper = awslogs.Shipper(self._log_docker(), docker_id, run.role, target, stream,
+                                      self.spec.state_dir, shipped)
+            shipper.start()
+            run.shippers.append(shipper)
 
     async def _forget(self, run: TaskRun) -> None:
         """The control plane no longer knows this task: stop it quietly."""
@@ -459,7 +476,7 @@ class DockerAgent:
                 return
             if target is not None:
                 shipper = awslogs.Shipper(self._log_docker(), docker_id, run.role, target,
-                                          target.stream or docker_id)
+                                          target.stream or docker_id, self.spec.state_dir)
                 shipper.start()
                 run.shippers.append(shipper)
         del secrets  # values live no longer than their containers' creation
@@ -692,6 +709,7 @@ class DockerAgent:
         for container in found:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
                 container.remove(force=True)
+            awslogs.position_file(self.spec.state_dir, container.id).unlink(missing_ok=True)
         volumes.remove_task_volumes(self.docker, run.arn)
         if self.cgroups is not None:
             self.cgroups.remove(run.arn.rsplit("/", 1)[-1])
