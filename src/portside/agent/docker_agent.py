@@ -420,6 +420,8 @@ class DockerAgent:
                 except awslogs.LogSetupError as exc:
                     await self._fail(run, str(exc), container=container["name"])
                     return
+        if targets:
+            await asyncio.to_thread(self._log_docker)  # built off the loop, once
         run.times["pullStartedAt"] = time.time()
         try:
             digests = await pull_images(self.docker, run.role, containers, self.identity)
