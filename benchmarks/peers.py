@@ -10,7 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -30,7 +30,8 @@ class Peer:
 
     ``argv[0]`` names a script in the peer's virtualenv; ``{port}`` and ``{data_dir}`` in
     ``argv`` and ``env`` are filled in for each start.  ``pin`` is the PyPI version we install;
-    ``None`` means the project installs the peer itself (portside).
+    ``None`` means the project installs the peer itself (portside).  ``packages`` are more
+    pinned distributions installed beside it (e.g. one optional dependency a benchmark needs).
     """
 
     name: str
@@ -40,6 +41,7 @@ class Peer:
     env: Mapping[str, str] = field(default_factory=dict)
     pin: str | None = None
     extras: str = ""
+    packages: tuple[str, ...] = ()
 
     @property
     def executable(self) -> Path:
@@ -93,6 +95,13 @@ MOTO = Peer(
     extras="[server]",
 )
 PEERS: dict[str, Peer] = {peer.name: peer for peer in (PORTSIDE, MINISTACK, MOTO)}
+# MiniStack that runs ECS tasks as Docker containers (launch.py). Its RunTask needs the docker
+# SDK, which only its heavy `full` extra brings: without it, RunTask reports tasks RUNNING and
+# starts nothing. A virtualenv of its own, so that the other benchmarks keep measuring the
+# plain install; docker-py at the version of the project's own virtualenv.
+MINISTACK_DOCKER = replace(
+    MINISTACK, venv=PEERS_DIR / "ministack-docker", packages=("docker==7.2.0",)
+)
 
 
 def installed_version(peer: Peer) -> str | None:
@@ -109,12 +118,29 @@ def ensure_installed(peer: Peer) -> str:
     """Make the peer runnable and return its version; raise PeerUnavailable if it cannot be."""
     if peer.pin is None:
         return _check_project_install(peer)
-    if installed_version(peer) != peer.pin:
+    if installed_version(peer) != peer.pin or not _has_packages(peer):
         _install(peer)
     version = installed_version(peer)
-    if version != peer.pin:
+    if version != peer.pin or not _has_packages(peer):
         raise PeerUnavailable(f"{peer.requirement} did not install into {peer.venv}")
     return version
+
+
+def _has_packages(peer: Peer) -> bool:
+    """Whether the peer's virtualenv holds each of ``peer.packages`` at its pinned version."""
+    if not peer.packages:
+        return True
+    pins = dict(package.split("==", 1) for package in peer.packages)
+    probe = (
+        "import importlib.metadata as m, sys\n"
+        f"for name, pin in {pins!r}.items():\n"
+        "    try:\n"
+        "        assert m.version(name) == pin\n"
+        "    except Exception:\n"
+        "        sys.exit(1)\n"
+    )
+    python = peer.venv / "bin" / "python"
+    return python.exists() and subprocess.run([str(python), "-c", probe]).returncode == 0
 
 
 def _check_project_install(peer: Peer) -> str:
@@ -140,11 +166,11 @@ def _install(peer: Peer) -> None:
     print(f"installing {peer.requirement} into {peer.venv}", file=sys.stderr)
     subprocess.run([sys.executable, "-m", "venv", str(peer.venv)], check=True)
     pip = [str(peer.venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, peer.requirement], check=True)
+    subprocess.run([*pip, peer.requirement, *peer.packages], check=True)
 
 
 def main() -> None:
-    for peer in PEERS.values():
+    for peer in (*PEERS.values(), MINISTACK_DOCKER):
         try:
             print(f"{peer.name}: {ensure_installed(peer)} — {peer.describe()}")
         except PeerUnavailable as reason:
