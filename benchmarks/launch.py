@@ -1,44 +1,65 @@
 """Launch benchmark: how long from the RunTask call until the task's container does its first
-thing, against bare Docker starting the same container.
+thing, against bare Docker starting the same container and MiniStack's RunTask.
 
 The container is the busybox test image on the host network fetching a URL of this benchmark
 (`wget http://127.0.0.1:<port>/<token>`); the clock stops when the request arrives. portside
-runs as `portside up` (its in-process agent on the local Docker Engine); bare Docker is
-docker-py's `containers.create` + `start` of the same image, command and network. Runs are
-interleaved so both see the same machine. Then 100 launches: 10 RunTask calls of count 10 from
-10 threads, against 10 threads each creating and starting 10 bare containers, until all 100
-requests arrived. Last, the resident memory of an idle `portside agent` process.
+runs as `portside up` (its in-process agent on the local Docker Engine); MiniStack as its pinned
+version with the docker SDK beside it (peers.MINISTACK_DOCKER), which runs RunTask's containers
+with docker-py's `containers.run` on the same engine; bare Docker is docker-py's
+`containers.create` + `start` of the same image, command and network. The three take turns
+launch by launch (the first of each turn rotates), so all see the same machine. Then 100
+launches each: 10 RunTask calls of count 10 from 10 threads, against 10 threads each creating
+and starting 10 bare containers, until all 100 requests arrived. Each round starts both servers
+afresh. Last, the resident memory of an idle `portside agent` process.
 
-Usage: ``python benchmarks/launch.py [--runs N]``. Needs a Docker Engine and
-`portside-test/busybox:latest` (scripts/setup.sh). Replaces the "Launch" section of
-benchmarks/RESULTS.md.
+Usage: ``python benchmarks/launch.py [--rounds N] [--runs N] [--only portside,ministack]``.
+Needs a Docker Engine and `portside-test/busybox:latest` (scripts/setup.sh). Replaces the
+"Launch" section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import boto3
 import docker
-from common import format_ratio, free_port, machine_info, markdown_table, median, write_section
+from common import (
+    Server,
+    format_ratio,
+    format_spread,
+    machine_info,
+    make_client,
+    markdown_table,
+    median,
+    running,
+    write_section,
+)
+from peers import MINISTACK_DOCKER, PORTSIDE, PeerUnavailable, ensure_installed
 
 IMAGE = "portside-test/busybox:latest"
 LABEL = {"portside.benchmark": "launch"}
+FAMILY = "launch"
+CONTAINER = "fetch"
+LAUNCH_TIMEOUT = 60.0
+HUNDRED_TIMEOUT = 180.0
+SETTLE_TIMEOUT = 20.0
+SETTLE_PAUSE = 0.2
 
 
 class Arrivals:
-    """Records when each token's request arrives; waits for tokens."""
+    """Records when each request arrives, by its path; waits for them."""
 
     def __init__(self) -> None:
         self.times: dict[str, float] = {}
@@ -61,111 +82,161 @@ class Arrivals:
         self.port = self.server.server_address[1]
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def wait(self, tokens: list[str], timeout: float = 60.0) -> float:
-        """The arrival time of the last of `tokens`."""
+    def wait(self, prefix: str, count: int, timeout: float) -> float:
+        """The arrival time of the last of the first ``count`` paths starting with ``prefix``."""
         deadline = time.monotonic() + timeout
         with self.cond:
-            while not all(t in self.times for t in tokens):
+            while len(arrived := self._arrived(prefix)) < count:
                 if not self.cond.wait(max(0.0, deadline - time.monotonic())):
-                    raise TimeoutError(f"{sum(t not in self.times for t in tokens)} never came")
-            return max(self.times[t] for t in tokens)
+                    raise TimeoutError(f"{count - len(arrived)} of {count} never came")
+            return max(arrived)
+
+    def _arrived(self, prefix: str) -> list[float]:
+        return [t for path, t in self.times.items() if path.startswith(prefix)]
 
     def command(self, token: str) -> list[str]:
+        """One fetch of ``/token``."""
         return ["wget", "-q", "-O", "/dev/null", f"http://127.0.0.1:{self.port}/{token}"]
 
+    def numbered_command(self, prefix: str) -> list[str]:
+        """One fetch of ``/prefix-<random uuid>``: the containers of one RunTask share their
+        overrides, so each names itself."""
+        url = f"http://127.0.0.1:{self.port}/{prefix}-$(cat /proc/sys/kernel/random/uuid)"
+        return ["sh", "-c", f"exec wget -q -O /dev/null {url}"]
 
-def start_portside(data: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "portside", "up", "--port", str(port), "--data-dir", str(data)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    ecs = client(endpoint)
+
+@dataclass
+class Target:
+    """One way of launching the container: RunTask of a server, or bare docker-py."""
+
+    name: str
+    start: Callable[[list[str], int], None]  # (command, count): returns once launched
+    # Its containers: those matching any one of these Docker label filters (a filter's labels
+    # must all match).
+    label_filters: list[list[str]]
+    server: Server | None = None
+
+
+def bare_target(engine: Any) -> Target:
+    def start(command: list[str], count: int) -> None:
+        for _ in range(count):
+            container = engine.containers.create(IMAGE, command=command, detach=True,
+                                                 network_mode="host", labels=LABEL)
+            container.start()
+
+    return Target("bare Docker", start, [[f"{k}={v}" for k, v in LABEL.items()]])
+
+
+def ecs_target(name: str, server: Server, label_filters: list[list[str]]) -> Target:
+    ecs = make_client("ecs", server.endpoint)
+    definition = ecs.register_task_definition(
+        family=FAMILY, networkMode="host", containerDefinitions=[{
+            "name": CONTAINER, "image": IMAGE, "memory": 16, "essential": True,
+            "command": ["true"]}])["taskDefinition"]["taskDefinitionArn"]
+    local = threading.local()  # a boto3 client per thread: the 100-task load uses 10
+
+    def start(command: list[str], count: int) -> None:
+        if not hasattr(local, "ecs"):
+            local.ecs = make_client("ecs", server.endpoint)
+        response = local.ecs.run_task(taskDefinition=definition, count=count, overrides={
+            "containerOverrides": [{"name": CONTAINER, "command": command}]})
+        if response.get("failures") or len(response["tasks"]) != count:
+            raise RuntimeError(f"{name} RunTask: {response.get('failures')}")
+
+    return Target(name, start, label_filters, server)
+
+
+@contextmanager
+def portside_target() -> Iterator[Target]:
+    with running(PORTSIDE) as server:
+        _wait_agents(server.endpoint)
+        data = server.workdir / "data"
+        from portside.agent.docker_agent import agent_key
+
+        # Each of `portside up`'s agents (EC2 and Fargate) labels its containers with its key.
+        filters = [[f"portside.agent={agent_key(data / kind)}"] for kind in ("agent", "fargate")]
+        yield ecs_target("portside", server, filters)
+
+
+def _wait_agents(endpoint: str) -> None:
+    """Until `portside up`'s local agents have registered and hold their channels."""
+    ecs = make_client("ecs", endpoint)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         try:
             arns = ecs.list_container_instances()["containerInstanceArns"]
-            if arns and ecs.describe_container_instances(containerInstances=arns)[
-                    "containerInstances"][0]["agentConnected"]:
-                return process, endpoint
-        except Exception:  # not up yet, or the agent is still creating the cluster
-            pass
+        except ecs.exceptions.ClusterNotFoundException:
+            arns = []  # the first agent creates the default cluster
+        if arns and all(instance["agentConnected"] for instance in ecs.describe_container_instances(
+                containerInstances=arns)["containerInstances"]):
+            return
         time.sleep(0.1)
     raise TimeoutError("portside's agent did not connect")
 
 
-def client(endpoint: str) -> Any:
-    return boto3.client("ecs", endpoint_url=endpoint, region_name="us-east-1",
-                        aws_access_key_id="test", aws_secret_access_key="test")
+@contextmanager
+def ministack_target() -> Iterator[Target]:
+    with running(MINISTACK_DOCKER) as server:
+        # MiniStack labels its containers `ministack=ecs` and `ministack.instance=<host>:<port>`
+        # (core/container_reaper.py); the port tells this instance's from any other's.
+        port = server.endpoint.rsplit(":", 1)[1]
+        instance = f"{os.environ.get('MINISTACK_HOSTNAME') or socket.gethostname()}:{port}"
+        yield ecs_target("MiniStack", server,
+                         [["ministack=ecs", f"ministack.instance={instance}"]])
 
 
-def launch_portside(ecs: Any, arrivals: Arrivals, definition: str) -> str:
+# --- measurements ------------------------------------------------------------------------
+
+
+def single(target: Target, arrivals: Arrivals) -> float:
+    """Seconds from the launch call to the container's request."""
     token = uuid.uuid4().hex
-    ecs.run_task(taskDefinition=definition, overrides={
-        "containerOverrides": [{"name": "fetch", "command": arrivals.command(token)}]})
-    return token
+    started = time.perf_counter()
+    target.start(arrivals.command(token), 1)
+    return arrivals.wait(token, 1, LAUNCH_TIMEOUT) - started
 
 
-def launch_bare(engine: Any, arrivals: Arrivals, token: str) -> None:
-    container = engine.containers.create(IMAGE, command=arrivals.command(token), detach=True,
-                                         network_mode="host", labels=LABEL)
-    container.start()
-
-
-def single(runs: int, ecs: Any, engine: Any, arrivals: Arrivals,
-           definition: str) -> tuple[list[float], list[float]]:
-    ours, bare = [], []
-    for _ in range(runs):
-        start = time.perf_counter()
-        token = launch_portside(ecs, arrivals, definition)
-        ours.append(arrivals.wait([token]) - start)
-        token = uuid.uuid4().hex
-        start = time.perf_counter()
-        launch_bare(engine, arrivals, token)
-        bare.append(arrivals.wait([token]) - start)
-    return ours, bare
-
-
-def hundred(ecs: Any, engine: Any, arrivals: Arrivals, definition: str) -> tuple[float, float]:
-    tokens = [uuid.uuid4().hex for _ in range(100)]
-    start = time.perf_counter()
-    with ThreadPoolExecutor(10) as pool:
-        for batch in range(10):
-            pool.submit(_bare_batch, engine, arrivals, tokens[batch * 10:batch * 10 + 10])
-    bare = arrivals.wait(tokens, timeout=120) - start
-
-    def run_batch(index: int) -> None:
-        # The tasks of one call share its overrides: each names itself by a random uuid.
-        command = ["sh", "-c", "exec wget -q -O /dev/null http://127.0.0.1:"
-                   f"{arrivals.port}/{prefix}-$(cat /proc/sys/kernel/random/uuid)"]
-        ecs.run_task(taskDefinition=definition, count=10, overrides={
-            "containerOverrides": [{"name": "fetch", "command": command}]})
-
+def hundred(target: Target, arrivals: Arrivals) -> float:
+    """Seconds from the first of 10 concurrent launches of 10 to the 100th request."""
     prefix = uuid.uuid4().hex
-    start = time.perf_counter()
+    command = arrivals.numbered_command(prefix)
+    started = time.perf_counter()
     with ThreadPoolExecutor(10) as pool:
-        list(pool.map(run_batch, range(10)))
-    deadline = time.monotonic() + 120
-    with arrivals.cond:
-        while sum(k.startswith(prefix) for k in arrivals.times) < 100:
-            if not arrivals.cond.wait(max(0.0, deadline - time.monotonic())):
-                raise TimeoutError("not all 100 tasks started")
-        ours = max(v for k, v in arrivals.times.items() if k.startswith(prefix)) - start
-    return ours, bare
+        list(pool.map(lambda _: target.start(command, 10), range(10)))
+    return arrivals.wait(prefix, 100, HUNDRED_TIMEOUT) - started
 
 
-def _bare_batch(engine: Any, arrivals: Arrivals, tokens: list[str]) -> None:
-    for token in tokens:
-        launch_bare(engine, arrivals, token)
+def containers(engine: Any, target: Target, **filters: Any) -> list[Any]:
+    found = {}
+    for labels in target.label_filters:
+        for container in engine.containers.list(all=True, filters={"label": labels, **filters}):
+            found[container.id] = container
+    return list(found.values())
 
 
-def idle_agent_rss(endpoint: str, data: Path) -> int:
-    ecs = client(endpoint)
+def settle(engine: Any, targets: list[Target]) -> None:
+    """Until none of the targets' containers is running; then a pause for their servers'
+    clean-up, so that it does not land on the next launch."""
+    deadline = time.monotonic() + SETTLE_TIMEOUT
+    for target in targets:
+        while containers(engine, target, status="running") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    time.sleep(SETTLE_PAUSE)
+
+
+def remove_containers(engine: Any, target: Target) -> None:
+    for container in containers(engine, target):
+        container.remove(force=True)
+
+
+def idle_agent_rss(endpoint: str, state_dir: Path) -> int:
+    """VmRSS of a separate `portside agent` process, registered and idle for 3 s."""
+    ecs = make_client("ecs", endpoint)
     ecs.create_cluster(clusterName="bench-idle")
     agent = subprocess.Popen(
-        [sys.executable, "-m", "portside", "agent", "--endpoint", endpoint, "--cluster",
-         "bench-idle", "--state-dir", str(data / "idle-agent"), "--cpu", "1024",
-         "--memory", "1024"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [str(PORTSIDE.executable), "agent", "--endpoint", endpoint, "--cluster", "bench-idle",
+         "--state-dir", str(state_dir), "--cpu", "1024", "--memory", "1024"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         env={**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"})
     try:
         deadline = time.monotonic() + 30
@@ -182,54 +253,151 @@ def idle_agent_rss(endpoint: str, data: Path) -> int:
         agent.wait(10)
 
 
+@dataclass
+class Round:
+    singles: dict[str, list[float]] = field(default_factory=dict)
+    hundreds: dict[str, float] = field(default_factory=dict)
+    load: float = 0.0  # 1-minute load average at the start of the round
+    load_after: float = 0.0  # and at its end
+    rss: int | None = None
+
+
+def one_round(index: int, runs: int, only: set[str], engine: Any, arrivals: Arrivals) -> Round:
+    result = Round(load=os.getloadavg()[0])
+    targets = [bare_target(engine)]
+    try:
+        with ExitStack() as stack:
+            if "portside" in only:
+                targets.append(stack.enter_context(portside_target()))
+            if "ministack" in only:
+                targets.append(stack.enter_context(ministack_target()))
+            for target in targets:  # warm each path: clients, first-call imports
+                single(target, arrivals)
+                settle(engine, targets)
+            for run in range(runs):
+                for target in rotated(targets, run + index):
+                    result.singles.setdefault(target.name, []).append(single(target, arrivals))
+                    settle(engine, targets)
+            for target in rotated(targets, index):
+                result.hundreds[target.name] = hundred(target, arrivals)
+                settle(engine, targets)
+            if "portside" in only:
+                server = targets[1].server
+                assert server is not None
+                result.rss = idle_agent_rss(server.endpoint, server.workdir / "idle-agent")
+    finally:  # what the servers left behind, and the bare containers
+        for target in targets:
+            remove_containers(engine, target)
+    result.load_after = os.getloadavg()[0]
+    return result
+
+
+def rotated(targets: list[Target], shift: int) -> list[Target]:
+    shift %= len(targets)
+    return targets[shift:] + targets[:shift]
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f}"
+
+
+def report(rounds: list[Round], runs: int, names: list[str], command: str, machine: str,
+           versions: dict[str, str]) -> str:
+    peers = [name for name in names if name != "bare Docker"]
+    lines = [machine, "", f"`{command}` · " + " · ".join(f"{k} {v}" for k, v in versions.items()),
+             "", "Busybox on the host network fetching a URL of the benchmark; portside = "
+             "`portside up` with its in-process Docker agent, MiniStack = its RunTask with the "
+             "docker SDK installed beside it (`containers.run` on the same engine), bare = "
+             "docker-py create+start of the same container. Times are from the call to the "
+             "request's arrival, in ms; servers take turns launch by launch; each round starts "
+             "the servers afresh.", ""]
+    headers = ["round", "load avg (start → end)", *[f"{n} (median of {runs})" for n in names],
+               *[f"portside / {n}" for n in names if n != "portside" and "portside" in names]]
+    rows = []
+    for i, r in enumerate(rounds, 1):
+        medians = {n: median(r.singles[n]) for n in names}
+        rows.append([str(i), f"{r.load:.1f} → {r.load_after:.1f}", *[ms(medians[n]) for n in names],
+                     *[format_ratio(medians["portside"] / medians[n]) for n in names
+                       if n != "portside" and "portside" in names]])
+    lines += ["RunTask → first request, per round:", "",
+              markdown_table(headers, rows), ""]
+    pooled = {n: [t for r in rounds for t in r.singles[n]] for n in names}
+    per_round = {n: [median(r.singles[n]) for r in rounds] for n in names}
+    summary = [[n, ms(median(pooled[n])), format_spread([m * 1000 for m in per_round[n]], 0),
+                format_ratio(median(pooled[n]) / median(pooled["bare Docker"]))]
+               for n in names]
+    lines += [f"All {len(rounds)} rounds ({len(rounds) * runs} launches each):", "",
+              markdown_table(["launch", "median ms", "round medians ms (range)",
+                              "/ bare Docker"], summary), ""]
+    h_headers = ["round", *[f"{n} s" for n in names],
+                 *[f"{p} / bare" for p in peers]]
+    h_rows = [[str(i), *[f"{r.hundreds[n]:.2f}" for n in names],
+               *[format_ratio(r.hundreds[p] / r.hundreds["bare Docker"]) for p in peers]]
+              for i, r in enumerate(rounds, 1)]
+    lines += ["100 tasks (10 RunTask calls of count 10 from 10 threads; bare: 10 threads × 10 "
+              "create+start) → all 100 requests arrived:", "",
+              markdown_table(h_headers, h_rows), ""]
+    goals = []
+    if "portside" in names:
+        single_ratio = median(pooled["portside"]) / median(pooled["bare Docker"])
+        hundred_ratio = median([r.hundreds["portside"] for r in rounds]) / median(
+            [r.hundreds["bare Docker"] for r in rounds])
+        goals.append(["RunTask → first request / bare Docker (pooled medians)",
+                      format_ratio(single_ratio), "≤ 1.10×",
+                      "met" if single_ratio <= 1.10 else "not met"])
+        goals.append(["100 tasks / bare Docker (median of rounds)", format_ratio(hundred_ratio),
+                      "≤ 1.20×", "met" if hundred_ratio <= 1.2 else "not met"])
+        rss = [r.rss for r in rounds if r.rss is not None]
+        if rss:
+            mb = median(rss) / 1e6
+            goals.append(["idle `portside agent` RSS (median of rounds)",
+                          f"{mb:.1f} MB ({median(rss) / 2**20:.1f} MiB)", "≤ 40 MB",
+                          "met" if mb <= 40 else "not met"])
+        lines += ["Goals:", "", markdown_table(["figure", "measured", "goal", ""], goals), ""]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=20, help="single launches per round")
+    parser.add_argument("--only", default="portside,ministack", help="servers besides bare")
+    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md")
     args = parser.parse_args()
-    engine = docker.DockerClient.from_env(version="auto")
-    arrivals = Arrivals()
-    with tempfile.TemporaryDirectory(prefix="portside-launch-") as tmp:
-        process, endpoint = start_portside(Path(tmp) / "data")
+    only = set(args.only.split(","))
+    versions = {}
+    if "portside" in only:
+        versions["portside"] = ensure_installed(PORTSIDE)
+    if "ministack" in only:
         try:
-            ecs = client(endpoint)
-            definition = ecs.register_task_definition(
-                family="launch", networkMode="host", containerDefinitions=[{
-                    "name": "fetch", "image": IMAGE, "memory": 16,
-                    "command": arrivals.command("warm")}])["taskDefinition"]["taskDefinitionArn"]
-            single(2, ecs, engine, arrivals, definition)  # warm both paths
-            ours, bare = single(args.runs, ecs, engine, arrivals, definition)
-            ours_100, bare_100 = hundred(ecs, engine, arrivals, definition)
-            rss = idle_agent_rss(endpoint, Path(tmp))
-        finally:
-            process.terminate()
-            process.wait(20)
-            for container in engine.containers.list(all=True, filters={"label": [
-                    "portside.benchmark=launch"]}):
-                container.remove(force=True)
-            _remove_agent_containers(engine, Path(tmp))
-    rows = [[f"RunTask → first request (median of {args.runs})",
-             f"{median(ours) * 1000:.0f} ms", f"{median(bare) * 1000:.0f} ms",
-             format_ratio(median(ours) / median(bare))],
-            ["100 tasks (10 × RunTask count 10) → all started", f"{ours_100:.2f} s",
-             f"{bare_100:.2f} s", format_ratio(ours_100 / bare_100)]]
-    body = (f"{machine_info()}\n\nBusybox on the host network fetching a URL of the benchmark; "
-            "portside = `portside up` with its in-process Docker agent, bare = docker-py "
-            "create+start of the same container.\n\n"
-            + markdown_table(["launch", "portside", "bare Docker", "ratio"], rows)
-            + f"\n\nIdle `portside agent` process RSS: {rss / 2**20:.1f} MiB (goal ≤ 40 MiB).\n")
+            versions["MiniStack"] = ensure_installed(MINISTACK_DOCKER)
+        except PeerUnavailable as reason:
+            print(f"MiniStack skipped: {reason}")
+            only.discard("ministack")
+    engine = docker.DockerClient.from_env(version="auto")
+    versions["docker-py"] = docker.__version__
+    versions["Docker Engine"] = engine.version()["Version"]
+    machine = machine_info()
+    arrivals = Arrivals()
+    rounds = []
+    for index in range(args.rounds):
+        rounds.append(one_round(index, args.runs, only, engine, arrivals))
+        r = rounds[-1]
+        print(f"round {index + 1}: load {r.load:.1f} → {r.load_after:.1f} · "
+              + " · ".join(f"{n} {ms(median(t))} ms" for n, t in r.singles.items())
+              + " · 100: " + " · ".join(f"{n} {s:.2f} s" for n, s in r.hundreds.items())
+              + (f" · agent RSS {r.rss / 1e6:.1f} MB" if r.rss else ""), flush=True)
+    names = [n for n in ("portside", "MiniStack", "bare Docker") if n in rounds[0].singles]
+    command = "python benchmarks/launch.py " + " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in (("rounds", args.rounds), ("runs", args.runs),
+                                                   ("only", args.only)))
+    body = report(rounds, args.runs, names, command, machine, versions)
     print(body)
-    write_section("Launch", body)
-
-
-def _remove_agent_containers(engine: Any, tmp: Path) -> None:
-    """The agents remove their tasks' containers; whatever a killed run left is removed here by
-    the agents' labels."""
-    from portside.agent.docker_agent import agent_key
-
-    for state in (tmp / "data" / "agent", tmp / "idle-agent"):
-        for container in engine.containers.list(all=True, filters={
-                "label": f"portside.agent={agent_key(state)}"}):
-            container.remove(force=True)
+    if not args.no_write:
+        write_section("Launch", body)
 
 
 if __name__ == "__main__":
