@@ -168,6 +168,25 @@ def test_awslogs_without_the_group_stops_the_task_before_it_starts(server, ecs):
     assert _task_containers(arn) == []
 
 
+
+def test_awslogs_without_a_prefix_writes_to_the_container_id(server, ecs):
+    group = unique("/ecs/noprefix")
+    server.client("logs").create_log_group(logGroupName=group)
+    definition = _register(ecs, [{"name": "app", "command": ["echo", "by id"],
+                                  "logConfiguration": _awslogs(group)}])
+    arn = _run(ecs, definition)
+    wait_status(ecs, "default", [arn], "STOPPED", timeout=30)
+    docker_id = _inspect(arn, "app")["Id"]
+    events = server.client("logs").get_log_events(logGroupName=group,
+                                                  logStreamName=docker_id)["events"]
+    assert [e["message"] for e in events] == ["by id"]
+    missing = _register(ecs, [{"name": "app", "command": ["echo", "x"],
+                               "logConfiguration": _awslogs(unique("/ecs/none"))}])
+    arn = _run(ecs, missing)
+    stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=30)[0]
+    assert stopped["stoppedReason"].startswith("ResourceInitializationError:")
+    assert "exitCode" not in stopped["containers"][0] and _task_containers(arn) == []
+
 # -- secrets -------------------------------------------------------------------------------------
 
 

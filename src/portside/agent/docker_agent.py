@@ -468,6 +468,8 @@ class DockerAgent:
                 try:
                     await awslogs.prepare(run.role, target, docker_id)
                 except awslogs.LogSetupError as exc:
+                    # never started: no container (and no exit code) of it is left
+                    await asyncio.to_thread(self._discard, run, name)
                     await self._stop(run, None, reason=str(exc), failed=name)
                     return
             try:
@@ -667,6 +669,12 @@ class DockerAgent:
         return self.cgroups.create(run.arn.rsplit("/", 1)[-1],
                                    parse_task_cpu(str(cpu)) if cpu else None,
                                    parse_task_memory(str(memory)) if memory else None)
+
+    def _discard(self, run: TaskRun, name: str) -> None:
+        docker_id = run.docker_ids.pop(name)
+        run.containers[name] = {"containerName": name, "status": "STOPPED"}
+        with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
+            self.docker.api.remove_container(docker_id, force=True)
 
     def _log_docker(self) -> Any:
         """The Docker API client that follows containers' logs: its own connection pool, so
