@@ -15,7 +15,6 @@ import json
 import logging
 import time
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,15 +64,6 @@ def digest_of(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-@dataclass
-class UploadState:
-    """An upload's running hash, kept in memory between chunks; lost on restart, when the parts
-    are hashed again from storage."""
-
-    hasher: Any = field(default_factory=hashlib.sha256)
-    size: int = 0
-
-
 class Ecr(Service):
     name = "ecr"
     streams_requests = False
@@ -90,14 +80,12 @@ class Ecr(Service):
             blob_backends.ExternalS3Blobs(settings.ecr_s3_endpoint, settings.ecr_s3_bucket_prefix)
             if settings.ecr_s3_endpoint else blob_backends.S3Blobs(runtime))
         self.token_key = tokens.load_key(settings.data_dir)
-        self.upload_states: dict[str, UploadState] = {}
         from portside.services.ecr.registry import Registry  # it builds on this module
 
         self.registry = Registry(self)
 
     def reset(self) -> None:
         self.blobs.reset()
-        self.upload_states.clear()
 
     def background(self) -> list[Coroutine[Any, Any, None]]:
         return [self._collect_forever(), self._apply_lifecycle_forever()]
@@ -134,8 +122,7 @@ class Ecr(Service):
                     repositories, repositories.c.id == uploads.c.repository_id).where(
                     uploads.c.started_at < started_before)))
         for row in stale:
-            self.upload_states.pop(row.id, None)
-            await self.discard_upload(row, row.id, [k for k, _ in json.loads(row.parts)])
+            await self.discard_upload(row, row.id, part_keys(row))
         return len(stale)
 
     # -- addressing --------------------------------------------------------------------------
@@ -690,7 +677,6 @@ class Ecr(Service):
         with self.runtime.store.begin() as conn:
             conn.execute(insert(uploads).values(id=upload_id, repository_id=repo.id, parts="[]",
                                                 size=0, started_at=time.time()))
-        self.upload_states[upload_id] = UploadState()
         return upload_id
 
     def find_upload(self, conn: Connection, repo: Row, upload_id: str) -> Row | None:
@@ -698,23 +684,13 @@ class Ecr(Service):
                                                   uploads.c.repository_id == repo.id)).first()
 
     async def append_part(self, repo: Row, upload: Row, body: Any) -> int:
-        """Stream a chunk into a new object of the upload; returns the upload's new size."""
-        state = self.upload_states.get(upload.id)
+        """Stream a chunk into a new object of the upload; returns the upload's new size. The
+        part is recorded with its size and SHA-256 (computed as it was stored), so an upload
+        resumes after a restart with nothing kept in memory."""
         parts = json.loads(upload.parts)
         key = f"blobs/{upload.id}/{len(parts)}"
-
-        async def hashed() -> Any:
-            async for chunk in body:
-                if state is not None:
-                    state.hasher.update(chunk)
-                yield chunk
-
-        try:
-            stored = await self.blobs.put(repo.account_id, key, hashed())
-        except BaseException:
-            self.upload_states.pop(upload.id, None)  # the hash saw bytes that were not kept
-            raise
-        parts.append([key, stored.size])
+        stored = await self.blobs.put(repo.account_id, key, body)
+        parts.append([key, stored.size, stored.sha256])
         size = upload.size + stored.size
         with self.runtime.store.begin() as conn:
             conn.execute(update(uploads).where(uploads.c.id == upload.id).values(
@@ -723,33 +699,39 @@ class Ecr(Service):
 
     async def finish_upload(self, repo: Row, upload_id: str, digest: str) -> int:
         """Verify the upload's digest and make it the repository's blob; a mismatch stores
-        nothing and raises DigestMismatch."""
+        nothing and raises DigestMismatch. One part is the blob as it is (its hash was taken
+        as it was stored); several are concatenated into one object, hashed on the way."""
         with self.runtime.store.begin() as conn:
             upload = self.find_upload(conn, repo, upload_id)
         if upload is None:
             raise UploadUnknown(upload_id)
-        parts = json.loads(upload.parts)
-        state = self.upload_states.pop(upload_id, None)
-        if state is None:
-            state = UploadState()
-            for key, _ in parts:
-                async for chunk in self.blobs.get(repo.account_id, key):
-                    state.hasher.update(chunk)
-        actual = "sha256:" + state.hasher.hexdigest()
-        if actual != digest:
-            await self.discard_upload(repo, upload_id, [k for k, _ in parts])
-            raise DigestMismatch(digest, actual)
-        if len(parts) == 1:
-            object_key = parts[0][0]
+        keys = part_keys(upload)
+        if len(keys) == 1:
+            object_key, sha256 = keys[0], json.loads(upload.parts)[0][2:3]
+            actual = sha256[0] if sha256 and sha256[0] else await self._sha256(repo, keys[0])
         else:
             object_key = f"blobs/{upload_id}"
-            await self.blobs.put(repo.account_id, object_key, self._concatenated(repo, parts))
-            for key, _ in parts:
+            stored = await self.blobs.put(repo.account_id, object_key,
+                                          self._concatenated(repo, keys))
+            actual = stored.sha256
+            keys.append(object_key)  # removed on a mismatch, kept otherwise
+        if f"sha256:{actual}" != digest:
+            await self.discard_upload(repo, upload_id, keys)
+            raise DigestMismatch(digest, f"sha256:{actual}")
+        for key in keys:
+            if key != object_key:
                 await self.blobs.delete(repo.account_id, key)
         return await self.adopt_blob(repo, upload_id, digest, object_key, upload.size)
 
-    async def _concatenated(self, repo: Row, parts: list[list[Any]]) -> Any:
-        for key, _ in parts:
+    async def _sha256(self, repo: Row, key: str) -> str:
+        """The hash of a part stored before parts carried theirs."""
+        hasher = hashlib.sha256()
+        async for chunk in self.blobs.get(repo.account_id, key):
+            hasher.update(chunk)
+        return hasher.hexdigest()
+
+    async def _concatenated(self, repo: Row, keys: list[str]) -> Any:
+        for key in keys:
             async for chunk in self.blobs.get(repo.account_id, key):
                 yield chunk
 
@@ -842,6 +824,11 @@ class Ecr(Service):
             aws_access_key_id=root.access_key_id, aws_secret_access_key=root.secret_access_key)
         return client.generate_presigned_url("get_object", Params={
             "Bucket": self.blobs.bucket(account_id), "Key": key}, ExpiresIn=3600)
+
+
+def part_keys(upload: Row) -> list[str]:
+    """The objects of an upload's parts, in order (`parts` is JSON [[key, size, sha256], …])."""
+    return [part[0] for part in json.loads(upload.parts)]
 
 
 class UploadUnknown(Exception):

@@ -8,6 +8,8 @@ boto3. `PORTSIDE_ECR_S3_ENDPOINT` selects the second: a configuration change, no
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -26,6 +28,7 @@ _PART = 8 * 1024 * 1024  # an external multipart upload buffers at most one part
 @dataclass(frozen=True)
 class Stored:
     size: int
+    sha256: str | None = None  # hex, of the bytes `put` stored (not known to `head`)
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,15 @@ class S3Blobs:
         self._ready.add(account_id)
 
     async def put(self, account_id: str, key: str, body: AsyncIterable[bytes]) -> Stored:
+        """The object's SHA-256 is S3's own checksum of it (ChecksumAlgorithm SHA256), which
+        S3 computes off the event loop as the bytes stream: the registry's digest costs no
+        pass of its own."""
         self._ensure_bucket(account_id)
         counted = _Counted(body)
-        await self._s3.put_object(self._ctx(account_id), {
-            "Bucket": self.bucket(account_id), "Key": key, "Body": counted})
-        return Stored(counted.size)
+        answer = await self._s3.put_object(self._ctx(account_id), {
+            "Bucket": self.bucket(account_id), "Key": key, "Body": counted,
+            "ChecksumAlgorithm": "SHA256"})
+        return Stored(counted.size, base64.b64decode(answer["ChecksumSHA256"]).hex())
 
     async def get(self, account_id: str, key: str, start: int = 0,
                   end: int | None = None) -> AsyncIterator[bytes]:
@@ -167,9 +174,10 @@ class ExternalS3Blobs:
         upload = await asyncio.to_thread(self.client.create_multipart_upload, Bucket=bucket,
                                          Key=key)
         parts: list[dict[str, Any]] = []
-        size, buffer = 0, bytearray()
+        size, buffer, hasher = 0, bytearray(), hashlib.sha256()
         try:
             async for chunk in body:
+                hasher.update(chunk)
                 buffer += chunk
                 size += len(chunk)
                 if len(buffer) >= _PART:
@@ -186,7 +194,7 @@ class ExternalS3Blobs:
             await asyncio.to_thread(self.client.abort_multipart_upload, Bucket=bucket, Key=key,
                                     UploadId=upload["UploadId"])
             raise
-        return Stored(size)
+        return Stored(size, hasher.hexdigest())
 
     async def _part(self, bucket: str, key: str, upload_id: str, number: int,
                     data: bytes) -> dict[str, Any]:

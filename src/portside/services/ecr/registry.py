@@ -29,6 +29,7 @@ from portside.services.ecr.api import (
     DigestMismatch,
     UploadUnknown,
     digest_of,
+    part_keys,
     repository_arn,
 )
 from portside.services.ecr.model import image_tags, images, repositories, repository_blobs
@@ -368,8 +369,7 @@ class Registry:
                              ) -> HttpResponse:
         repo = self._repository(ctx, target.name, "UploadLayerPart")
         upload = self._upload(repo, target.rest)
-        self.ecr.upload_states.pop(upload.id, None)
-        await self.ecr.discard_upload(repo, upload.id, [k for k, _ in json.loads(upload.parts)])
+        await self.ecr.discard_upload(repo, upload.id, part_keys(upload))
         return HttpResponse(204, {}, b"")
 
     # -- listings ----------------------------------------------------------------------------
