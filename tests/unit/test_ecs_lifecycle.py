@@ -4,10 +4,14 @@ overrides, network configuration and capacity provider strategies."""
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from portside.protocol.errors import AwsError
 from portside.services.ecs import network, overrides
+from portside.services.ecs.arns import new_id
 from portside.services.ecs.capacity import check_strategy_items, split
 from portside.services.ecs.launch import reservation
 from portside.services.ecs.lifecycle import (
@@ -94,6 +98,9 @@ def test_command_replaces_environment_merges_by_name_and_files_replace():
                                   {"name": "C", "value": "3"}]
     assert app["environmentFiles"] == [{"type": "s3", "value": "arn:aws:s3:::b/new.env"}]
     assert DEFINITION["containerDefinitions"][0]["command"] == ["serve"]  # not changed
+    assert DEFINITION["containerDefinitions"][0]["environment"] == [
+        {"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    assert [c["name"] for c in effective["containerDefinitions"]] == ["app", "log"]
 
 
 def test_task_level_overrides_replace_sizes_and_roles():
@@ -209,3 +216,14 @@ def test_a_strategy_splits_tasks_by_base_then_weight(strategy, count, expected):
 def test_strategy_rules(strategy):
     with pytest.raises(AwsError):
         check_strategy_items(strategy)
+
+
+def test_task_ids_are_32_hex_digits_that_sort_in_creation_order():
+    """Ids made later sort later (their id indexes grow at the end); the rest is random."""
+    made = []
+    for _ in range(3):
+        made.append(new_id())
+        time.sleep(0.002)
+    assert all(re.fullmatch(r"[0-9a-f]{32}", ident) for ident in made)
+    assert made == sorted(made)
+    assert len({new_id() for _ in range(1000)}) == 1000

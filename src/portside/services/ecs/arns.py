@@ -6,7 +6,9 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-account-settings
 
 from __future__ import annotations
 
+import random
 import re
+import time
 from dataclasses import dataclass
 
 from portside.ids import new_uuid
@@ -39,9 +41,15 @@ def capacity_provider_arn(region: str, account_id: str, name: str) -> str:
     return f"arn:aws:ecs:{region}:{account_id}:capacity-provider/{name}"
 
 
+_random = random.Random()
+
+
 def new_id() -> str:
-    """A task or container instance id: 32 hex digits, as AWS's long ids."""
-    return new_uuid().replace("-", "")
+    """A task or container instance id: 32 hex digits, as AWS's long ids. The first 12 are the
+    milliseconds of the clock and the other 20 random: ids made one after the other sort
+    together, so the tables' id indexes grow at their end instead of taking a write on a
+    random page of the index for every new task (a quarter of what RunTask wrote)."""
+    return f"{int(time.time() * 1000) & 0xFFFF_FFFF_FFFF:012x}{_random.getrandbits(80):020x}"
 
 
 def is_valid_cluster_name(name: str) -> bool:

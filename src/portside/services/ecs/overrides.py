@@ -10,7 +10,6 @@ https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ContainerOverride.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -37,14 +36,18 @@ def check_size(overrides: Mapping[str, Any]) -> None:
 
 def apply(definition: Mapping[str, Any], overrides: Mapping[str, Any],
           fargate: bool) -> dict[str, Any]:
-    """The task definition a task runs: `definition` with `overrides` applied and checked."""
-    effective = copy.deepcopy(dict(definition))
-    containers = {c["name"]: c for c in effective["containerDefinitions"]}
+    """The task definition a task runs: `definition` with `overrides` applied and checked.
+
+    Only what an override changes is copied (a container, the top level): members are replaced,
+    never changed in place, so the rest is shared with `definition` (most runs override
+    nothing, and a deep copy cost RunTask more than placing its tasks)."""
+    effective = dict(definition)
+    containers = {c["name"]: c for c in definition["containerDefinitions"]}
     for override in overrides.get("containerOverrides") or ():
-        container = containers.get(override["name"])
-        if container is None:
+        if override["name"] not in containers:
             raise invalid(f"Override for container named {override['name']} is not a "
                           "container in the TaskDefinition.")
+        container = containers[override["name"]] = dict(containers[override["name"]])
         for member in _REPLACED:
             if override.get(member) is not None:
                 container[member] = override[member]
@@ -52,6 +55,7 @@ def apply(definition: Mapping[str, Any], overrides: Mapping[str, Any],
             merged = {e["name"]: e for e in container.get("environment") or ()}
             merged.update({e["name"]: e for e in override["environment"]})
             container["environment"] = list(merged.values())
+    effective["containerDefinitions"] = list(containers.values())
     for member in _TASK_REPLACED:
         if overrides.get(member):
             effective[member] = overrides[member]
