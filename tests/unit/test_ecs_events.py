@@ -147,3 +147,26 @@ def test_stopped_tasks_are_purged_after_their_retention(runtime, ctx):
     assert ecs.purge_stopped(time.time() + 1) == 1
     found = ecs.describe_tasks(ctx, {"cluster": "c", "tasks": [task["taskArn"]]})
     assert found["failures"] == [{"arn": task["taskArn"], "reason": "MISSING"}]
+
+
+def test_a_task_row_and_its_event_say_the_same_from_one_encoding():
+    """The row keeps epoch seconds and the tags; the event has ISO 8601 times, an updatedAt
+    and no tags; every other member is the same in both."""
+    from portside.services.ecs import events
+
+    task = {"taskArn": "arn:aws:ecs:us-east-1:000000000000:task/c/0123", "version": 3,
+            "lastStatus": "RUNNING", "createdAt": 1700000000.25, "startedAt": 1700000001.5,
+            "containers": [{"name": "app", "reason": "quote \" and ünïcode"}]}
+    tags = [{"key": "team", "value": "blue"}]
+    document, event = events.encode_task(ACCOUNT, REGION, task, tags, 1700000002.0)
+
+    assert json.loads(document) == {**task, "tags": tags}
+    found = json.loads(event.text)
+    assert (event.source, event.detail_type) == ("aws.ecs", "ECS Task State Change")
+    assert found["detail"] == {**task, "createdAt": "2023-11-14T22:13:20.250Z",
+                               "startedAt": "2023-11-14T22:13:21.500Z",
+                               "updatedAt": "2023-11-14T22:13:22.000Z"}
+    assert found["source"] == "aws.ecs" and found["detail-type"] == "ECS Task State Change"
+    assert found["resources"] == [task["taskArn"]] and found["time"] == "2023-11-14T22:13:22Z"
+    assert (found["account"], found["region"], found["version"]) == (ACCOUNT, REGION, "0")
+    assert re.fullmatch(r"[0-9a-f-]{36}", found["id"])

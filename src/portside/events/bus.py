@@ -69,7 +69,23 @@ _NEWEST = select(func.max(bus_events.c.seq))
 _PRUNE = bus_events.delete().where(bus_events.c.seq <= bindparam("seq"))
 
 
-def _row(account_id: str, region: str, event: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class EncodedEvent:
+    """An event already in its JSON text, for a publisher that encodes the same data for its own
+    row anyway (ECS's task state changes) and would otherwise pay for the encoding twice."""
+
+    source: str
+    detail_type: str
+    text: str
+
+
+Publishable = dict[str, Any] | EncodedEvent
+
+
+def _row(account_id: str, region: str, event: Publishable) -> dict[str, Any]:
+    if isinstance(event, EncodedEvent):
+        return {"account_id": account_id, "region": region, "source": event.source,
+                "detail_type": event.detail_type, "time": time.time(), "event": event.text}
     return {"account_id": account_id, "region": region, "source": event.get("source", ""),
             "detail_type": event.get("detail-type", ""), "time": time.time(),
             "event": json.dumps(event, separators=(",", ":"), default=str)}
@@ -95,14 +111,14 @@ class EventBus:
         self._wake = asyncio.Event()
 
     def publish(self, conn: Connection, account_id: str, region: str,
-                event: dict[str, Any]) -> int:
+                event: Publishable) -> int:
         """Append an event in the caller's transaction; delivered once that commits."""
         seq = conn.execute(_INSERT, _row(account_id, region, event)).inserted_primary_key[0]
         self._wake.set()
         return seq
 
     def publish_many(self, conn: Connection,
-                     events: Sequence[tuple[str, str, dict[str, Any]]]) -> None:
+                     events: Sequence[tuple[str, str, Publishable]]) -> None:
         """Append `(account, region, event)`s in order, in one statement: for a change that
         makes many events at once (a RunTask of ten tasks)."""
         executemany(conn, _INSERT, [_row(account, region, event)

@@ -7,10 +7,12 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_cwe_events.html
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from portside.events.bus import EncodedEvent
 from portside.ids import new_uuid
 
 SOURCE = "aws.ecs"
@@ -19,6 +21,10 @@ INSTANCE_STATE_CHANGE = "ECS Container Instance State Change"
 
 _TASK_TIMES = ("createdAt", "connectivityAt", "pullStartedAt", "pullStoppedAt", "startedAt",
                "stoppingAt", "executionStoppedAt", "stoppedAt")
+_NOT_SHARED = frozenset({*_TASK_TIMES, "tags"})
+# The documents are trees of plain JSON values: no cycle to look for.
+_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
+_quote = json.encoder.encode_basestring_ascii  # a string as json.dumps writes it
 
 
 @lru_cache(maxsize=64)
@@ -33,37 +39,40 @@ def _event_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _envelope(detail_type: str, account_id: str, region: str, resource: str, now: float,
-              detail: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "version": "0",
-        "id": new_uuid(),
-        "detail-type": detail_type,
-        "source": SOURCE,
-        "account": account_id,
-        "time": _event_time(now),
-        "region": region,
-        "resources": [resource],
-        "detail": detail,
-    }
+def _envelope(detail_type: str, account_id: str, region: str, resource: str,
+              now: float) -> str:
+    """An event's JSON text up to its `detail`, which the caller appends with the closing
+    brace. Written out rather than encoded from a dict: it is a fixed shape of a few strings,
+    and encoding it cost as much as encoding the task."""
+    return (f'{{"version":"0","id":"{new_uuid()}","detail-type":{_quote(detail_type)},'
+            f'"source":"{SOURCE}","account":{_quote(account_id)},'
+            f'"time":"{_event_time(now)}","region":{_quote(region)},'
+            f'"resources":[{_quote(resource)}],"detail":')
 
 
-def task_state_change(account_id: str, region: str, task: dict[str, Any],
-                      now: float) -> dict[str, Any]:
-    detail = dict(task)
-    detail.pop("tags", None)
-    for key in _TASK_TIMES:
-        if key in detail:
-            detail[key] = iso(detail[key])
-    detail["updatedAt"] = iso(now)
-    return _envelope(TASK_STATE_CHANGE, account_id, region, task["taskArn"], now, detail)
+def encode_task(account_id: str, region: str, task: dict[str, Any], tags: list[Any],
+                now: float) -> tuple[str, EncodedEvent]:
+    """The task as its row keeps it (JSON, with its tags) and its "ECS Task State Change",
+    from one encoding of the task: the two differ only in the timestamps (epoch seconds in the
+    row; ISO 8601 in the event, which adds `updatedAt`) and in the tags (the event has none).
+    Encoding the task is most of what recording a change of it costs, so it is done once."""
+    # Never empty: a task has its taskArn, so the times can follow with a comma.
+    shared = _encode({k: v for k, v in task.items() if k not in _NOT_SHARED})[:-1]
+    times = [(k, task[k]) for k in _TASK_TIMES if k in task]
+    epochs = "".join(f',"{k}":{_encode(v)}' for k, v in times)
+    isos = "".join(f',"{k}":"{iso(v)}"' for k, v in times)
+    document = f'{shared}{epochs},"tags":{_encode(tags) if tags else "[]"}}}'
+    detail = f'{shared}{isos},"updatedAt":"{iso(now)}"}}'
+    envelope = _envelope(TASK_STATE_CHANGE, account_id, region, task["taskArn"], now)
+    return document, EncodedEvent(SOURCE, TASK_STATE_CHANGE, f"{envelope}{detail}}}")
 
 
 def instance_state_change(account_id: str, region: str, instance: dict[str, Any],
-                          now: float) -> dict[str, Any]:
+                          now: float) -> EncodedEvent:
     detail = {k: v for k, v in instance.items() if k != "tags"}
     if "registeredAt" in detail:
         detail["registeredAt"] = iso(detail["registeredAt"])
     detail["updatedAt"] = iso(now)
-    return _envelope(INSTANCE_STATE_CHANGE, account_id, region,
-                     instance["containerInstanceArn"], now, detail)
+    envelope = _envelope(INSTANCE_STATE_CHANGE, account_id, region,
+                         instance["containerInstanceArn"], now)
+    return EncodedEvent(SOURCE, INSTANCE_STATE_CHANGE, f"{envelope}{_encode(detail)}}}")

@@ -69,9 +69,10 @@ class Task:
     def has_eni(self) -> bool:
         return any(a["type"] == "ElasticNetworkInterface" for a in self.doc["attachments"])
 
-    def row(self, definition: str | None = None) -> dict[str, Any]:
-        """The task's row in `ecs_tasks` (`definition`: its definition as JSON, when the
-        caller has it already, as for the tasks of one RunTask)."""
+    def row(self, document: str, definition: str, reserved: str) -> dict[str, Any]:
+        """The task's row in `ecs_tasks`, with the texts its caller encoded: the document
+        (`document_text()`, or events.encode_task's), the definition and the reservation as
+        JSON (the tasks of one RunTask share those two)."""
         doc = self.doc
         return {
             "id": self.id, "account_id": self.account_id, "region": self.region,
@@ -83,19 +84,22 @@ class Task:
             "last_status": doc["lastStatus"], "desired_status": doc["desiredStatus"],
             "acked_status": self.acked_status, "version": doc["version"],
             "created_at": doc["createdAt"], "stopped_at": doc.get("stoppedAt"),
-            "released": self.released,
-            "reserved": json.dumps(self.reservation.to_json()),
-            "document": json.dumps({**doc, "tags": self.tags}, separators=(",", ":")),
-            "definition": definition or json.dumps(self.definition, separators=(",", ":")),
+            "released": self.released, "reserved": reserved, "document": document,
+            "definition": definition,
         }
 
-    def changes(self) -> dict[str, Any]:
-        """What a change of the task rewrites in its row (`UPDATE_TASK`'s parameters)."""
+    def document_text(self) -> str:
+        """The `document` column: the Task document with its tags, as JSON."""
+        return json.dumps({**self.doc, "tags": self.tags}, separators=(",", ":"))
+
+    def changes(self, document: str | None = None) -> dict[str, Any]:
+        """What a change of the task rewrites in its row (`UPDATE_TASK`'s parameters);
+        `document` when the caller has encoded it already."""
         doc = self.doc
         return {"b_id": self.id, "b_last": doc["lastStatus"], "b_desired": doc["desiredStatus"],
                 "b_acked": self.acked_status, "b_version": doc["version"],
                 "b_stopped_at": doc.get("stoppedAt"), "b_released": self.released,
-                "b_document": json.dumps({**doc, "tags": self.tags}, separators=(",", ":"))}
+                "b_document": document or self.document_text()}
 
     @classmethod
     def from_row(cls, row: Row) -> Task:

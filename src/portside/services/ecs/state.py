@@ -35,6 +35,7 @@ from portside.store import executemany
 
 if TYPE_CHECKING:
     from portside.events import EventBus
+    from portside.events.bus import EncodedEvent, Publishable
     from portside.store import Store
 
 FARGATE_SCOPE = "fargate"
@@ -274,17 +275,8 @@ class EcsState:
         reserved them already)."""
         if not new:
             return
-        texts: dict[int, str] = {}  # the tasks of one call share their definition
-        rows = []
-        for task in new:
-            text = texts.get(id(task.definition))
-            if text is None:
-                text = texts[id(task.definition)] = json.dumps(task.definition,
-                                                               separators=(",", ":"))
-            rows.append(task.row(text))
+        rows, published = _encoded_rows(new, now)
         executemany(conn, INSERT_TASK, rows)
-        published = [(t.account_id, t.region, events.task_state_change(
-            t.account_id, t.region, t.doc, now)) for t in new]
         touched: dict[str, Host] = {}
         for task in new:
             if task.host_id is not None:
@@ -352,12 +344,10 @@ class EcsState:
 
     def _save(self, conn: Connection, task: Task, now: float) -> None:
         task.doc["version"] = task.doc["version"] + 1
-        conn.execute(UPDATE_TASK, task.changes())
-        self._publish_task(conn, task, now)
-
-    def _publish_task(self, conn: Connection, task: Task, now: float) -> None:
-        self.bus.publish(conn, task.account_id, task.region,
-                         events.task_state_change(task.account_id, task.region, task.doc, now))
+        document, event = events.encode_task(task.account_id, task.region, task.doc,
+                                             task.tags, now)
+        conn.execute(UPDATE_TASK, task.changes(document))
+        self.bus.publish(conn, task.account_id, task.region, event)
 
     def _release(self, conn: Connection, view: ScopeView | None, task: Task, now: float) -> None:
         """At STOPPED the host gets back what the task held; its instance says so."""
@@ -407,7 +397,33 @@ class EcsState:
         return host
 
 
-def _instance_event(host: Host, now: float) -> tuple[str, str, dict[str, Any]]:
+def _encoded_rows(new: list[Task], now: float
+                  ) -> tuple[list[dict[str, Any]], list[tuple[str, str, Publishable]]]:
+    """New tasks' rows and their first "ECS Task State Change" events. The tasks of one call
+    share their definition and reservation: each is encoded once."""
+    definitions: dict[int, str] = {}
+    reservations: dict[Reservation, str] = {}
+    rows = []
+    published: list[tuple[str, str, Publishable]] = []
+    for task in new:
+        definition = definitions.get(id(task.definition))
+        if definition is None:
+            definition = definitions[id(task.definition)] = _dumps(task.definition)
+        reserved = reservations.get(task.reservation)
+        if reserved is None:
+            reserved = reservations[task.reservation] = _dumps(task.reservation.to_json())
+        document, event = events.encode_task(task.account_id, task.region, task.doc,
+                                             task.tags, now)
+        rows.append(task.row(document, definition, reserved))
+        published.append((task.account_id, task.region, event))
+    return rows, published
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _instance_event(host: Host, now: float) -> tuple[str, str, EncodedEvent]:
     row = host.row
     detail = {"clusterArn": cluster_arn(row["region"], row["account_id"], row["cluster"]),
               **describe_instance(host)}
