@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from portside.ids import new_uuid
@@ -63,77 +64,90 @@ class Launch:
     def fargate(self) -> bool:
         return self.launch_type == "FARGATE"
 
+    @cached_property
+    def common(self) -> dict[str, Any]:
+        """The members of the Task document that are alike for every task of the launch
+        (strings, and the overrides every task shares already), worked out once: a RunTask of
+        ten tasks builds ten documents."""
+        definition = self.definition
+        common: dict[str, Any] = {
+            "clusterArn": cluster_arn(self.region, self.account_id, self.cluster),
+            "desiredStatus": TaskStatus.RUNNING.value,
+            "enableExecuteCommand": False,
+            "group": self.group,
+            "healthStatus": "UNKNOWN",
+            "launchType": self.launch_type,
+            "overrides": self.overrides,
+            "taskDefinitionArn": definition["taskDefinitionArn"],
+            "version": 1,
+        }
+        for member in ("cpu", "memory"):
+            if definition.get(member):
+                common[member] = str(definition[member])
+        if self.capacity_provider is not None:
+            common["capacityProviderName"] = self.capacity_provider
+        if self.started_by is not None:
+            common["startedBy"] = self.started_by
+        if self.fargate:
+            common["platformVersion"] = self.platform_version or FARGATE_PLATFORM_VERSION
+            common["platformFamily"] = (definition.get("runtimePlatform") or {}).get(
+                "operatingSystemFamily", "Linux").title()
+        return common
+
+    @cached_property
+    def architecture(self) -> str:
+        family = (self.definition.get("runtimePlatform") or {}).get("cpuArchitecture",
+                                                                     "X86_64")
+        return "arm64" if family == "ARM64" else "x86_64"
+
+    @cached_property
+    def containers(self) -> list[dict[str, str]]:
+        """Each container's members that every task of the launch has alike (strings)."""
+        shown = []
+        for container in self.definition["containerDefinitions"]:
+            doc = {"name": container["name"], "image": container.get("image", ""),
+                   "lastStatus": "PENDING", "healthStatus": "UNKNOWN",
+                   "cpu": str(container.get("cpu") or 0)}
+            for member in ("memory", "memoryReservation"):
+                if container.get(member) is not None:
+                    doc[member] = str(container[member])
+            shown.append(doc)
+        return shown
+
 
 def new_task(launch: Launch, host_id: str | None, instance_arn: str | None, zone: str,
              subnet: str | None, now: float) -> Task:
     """A task as RunTask answers it: PROVISIONING with its ENI precreated (awsvpc), else
-    PENDING, with every container PENDING."""
+    PENDING, with every container PENDING. Its lists and dicts are its own (a later change of
+    one task must not reach another); only strings and the overrides are shared."""
     ident = new_id()
     arn = task_arn(launch.region, launch.account_id, launch.cluster, ident)
-    definition = launch.definition
     attachments = []
     if launch.vpc is not None:
         attachments.append({"id": new_uuid(), "type": ENI, "status": "PRECREATED",
                             "details": [{"name": "subnetId", "value": subnet}]})
     doc: dict[str, Any] = {
         "attachments": attachments,
-        "attributes": [{"name": "ecs.cpu-architecture", "value": _architecture(definition)}],
+        "attributes": [{"name": "ecs.cpu-architecture", "value": launch.architecture}],
         "availabilityZone": zone,
-        "clusterArn": cluster_arn(launch.region, launch.account_id, launch.cluster),
-        "containers": [_container(launch, ident, arn, c)
-                       for c in definition["containerDefinitions"]],
+        "containers": [{"containerArn": container_arn(launch.region, launch.account_id,
+                                                      launch.cluster, ident),
+                        "taskArn": arn, "networkInterfaces": [], **container}
+                       for container in launch.containers],
         "createdAt": now,
-        "desiredStatus": TaskStatus.RUNNING.value,
-        "enableExecuteCommand": False,
-        "group": launch.group,
-        "healthStatus": "UNKNOWN",
         "lastStatus": (TaskStatus.PROVISIONING if attachments else TaskStatus.PENDING).value,
-        "launchType": launch.launch_type,
-        "overrides": launch.overrides,
         "taskArn": arn,
-        "taskDefinitionArn": definition["taskDefinitionArn"],
-        "version": 1,
+        **launch.common,
     }
-    for member in ("cpu", "memory"):
-        if definition.get(member):
-            doc[member] = str(definition[member])
     if instance_arn is not None:
         doc["containerInstanceArn"] = instance_arn
-    if launch.capacity_provider is not None:
-        doc["capacityProviderName"] = launch.capacity_provider
-    if launch.started_by is not None:
-        doc["startedBy"] = launch.started_by
     if launch.fargate:
-        doc["platformVersion"] = launch.platform_version or FARGATE_PLATFORM_VERSION
-        doc["platformFamily"] = (definition.get("runtimePlatform") or {}).get(
-            "operatingSystemFamily", "Linux").title()
-        doc["ephemeralStorage"] = {"sizeInGiB": (definition.get("ephemeralStorage") or {}).get(
-            "sizeInGiB", FARGATE_DEFAULT_EPHEMERAL_GIB)}
+        doc["ephemeralStorage"] = {"sizeInGiB": (launch.definition.get("ephemeralStorage")
+                                                 or {}).get("sizeInGiB",
+                                                            FARGATE_DEFAULT_EPHEMERAL_GIB)}
     return Task(id=ident, account_id=launch.account_id, region=launch.region,
-                cluster=launch.cluster, family=definition["family"], host_id=host_id,
-                reservation=launch.reservation, definition=definition, doc=doc,
+                cluster=launch.cluster, family=launch.definition["family"], host_id=host_id,
+                reservation=launch.reservation, definition=launch.definition, doc=doc,
                 tags=list(launch.tags))
 
 
-def _container(launch: Launch, task_id: str, task_arn_: str,
-               container: Mapping[str, Any]) -> dict[str, Any]:
-    doc: dict[str, Any] = {
-        "containerArn": container_arn(launch.region, launch.account_id, launch.cluster,
-                                      task_id),
-        "taskArn": task_arn_,
-        "name": container["name"],
-        "image": container.get("image", ""),
-        "lastStatus": "PENDING",
-        "networkInterfaces": [],
-        "healthStatus": "UNKNOWN",
-        "cpu": str(container.get("cpu") or 0),
-    }
-    for member in ("memory", "memoryReservation"):
-        if container.get(member) is not None:
-            doc[member] = str(container[member])
-    return doc
-
-
-def _architecture(definition: Mapping[str, Any]) -> str:
-    family = (definition.get("runtimePlatform") or {}).get("cpuArchitecture", "X86_64")
-    return "arm64" if family == "ARM64" else "x86_64"
