@@ -626,3 +626,51 @@ def test_awslogs_go_on_without_gaps_or_repeats_after_an_agent_restart(server, ec
                       f"label=portside.agent={agent_key(state)}").stdout.split()
         if ids:
             _docker("rm", "-f", *ids)
+
+
+# -- environment files and private registry credentials ------------------------------------------
+
+
+def test_environment_files_from_s3_reach_the_environment(server, ecs):
+    s3 = server.client("s3")
+    bucket = unique("envfiles")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="a.env",
+                  Body=b"# settings\nFROM_A=one\nSHARED=from-a\n\nOVERRIDDEN=file\n")
+    s3.put_object(Bucket=bucket, Key="b.env", Body=b"FROM_B=two\nSHARED=from-b\n")
+    role = _role(server, _allow("s3:GetObject", f"arn:aws:s3:::{bucket}/*"))
+    files = [{"type": "s3", "value": f"arn:aws:s3:::{bucket}/a.env"},
+             {"type": "s3", "value": f"arn:aws:s3:::{bucket}/b.env"}]
+    definition = _register(ecs, [{
+        "name": "app", "command": ["sh", "-c", "echo $FROM_A $FROM_B $SHARED $OVERRIDDEN"],
+        "environment": [{"name": "OVERRIDDEN", "value": "definition"}],
+        "environmentFiles": files}], executionRoleArn=role)
+    assert _exit_output(ecs, _run(ecs, definition)) == "one two from-a definition\n"
+    missing = _register(ecs, [{"name": "app", "command": ["true"], "environmentFiles": [
+        {"type": "s3", "value": f"arn:aws:s3:::{bucket}/none.env"}]}], executionRoleArn=role)
+    arn = _run(ecs, missing)
+    stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=30)[0]
+    assert stopped["stopCode"] == "TaskFailedToStart"
+    assert stopped["stoppedReason"].startswith(
+        "ResourceInitializationError: failed to download env files:")
+    assert "none.env" in stopped["stoppedReason"] and _task_containers(arn) == []
+
+
+def test_repository_credentials_are_read_with_the_execution_role(server, ecs):
+    sm = server.client("secretsmanager")
+    good = sm.create_secret(Name=unique("registry"), SecretString=json.dumps(
+        {"username": "u", "password": "p"}))["ARN"]
+    role = _role(server, _allow("secretsmanager:GetSecretValue", good))
+    ran = _register(ecs, [{"name": "app", "command": ["true"],
+                           "repositoryCredentials": {"credentialsParameter": good}}],
+                    executionRoleArn=role)
+    _exit_output(ecs, _run(ecs, ran))  # the image is cached: the credentials were readable
+    denied = sm.create_secret(Name=unique("registry"), SecretString="{}")["ARN"]
+    refused = _register(ecs, [{"name": "app", "command": ["true"],
+                               "repositoryCredentials": {"credentialsParameter": denied}}],
+                        executionRoleArn=role)
+    arn = _run(ecs, refused)
+    stopped = wait_status(ecs, "default", [arn], "STOPPED", timeout=30)[0]
+    assert stopped["stoppedReason"].startswith("ResourceInitializationError:")
+    assert denied in stopped["stoppedReason"] and "AccessDeniedException" in stopped[
+        "stoppedReason"]

@@ -161,3 +161,10 @@ def test_task_cgroups_on_cgroup_v2(tmp_path):
 
 def test_no_task_cgroups_with_the_systemd_driver(tmp_path):
     assert TaskCgroups(tmp_path, driver="systemd").create("t", 1024, 512) is None
+
+
+def test_environment_files_are_name_value_lines_and_the_first_wins():
+    from portside.agent.envfiles import parse
+
+    assert parse("# c\nA=1\n\nB = x=y\nA=2\nnot a variable\n=nameless\n") == {
+        "A": "1", "B": " x=y"}

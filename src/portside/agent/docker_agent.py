@@ -36,7 +36,7 @@ import requests
 from botocore.exceptions import ClientError
 
 from portside import __version__
-from portside.agent import awslogs, volumes
+from portside.agent import awslogs, envfiles, volumes
 from portside.agent.capabilities import host_attributes
 from portside.agent.cgroups import TaskCgroups
 from portside.agent.channel import Channel, Identity, submit_report
@@ -403,9 +403,12 @@ class DockerAgent:
         # missing one is never started (and none of its containers created).
         try:
             secrets = await resolve_task(run.role, containers, region)
-        except SecretError as exc:
+            files = await envfiles.resolve_task(run.role, containers, region)
+        except (SecretError, envfiles.EnvFileError) as exc:
             await self._fail(run, str(exc))
             return
+        for name, variables in files.items():  # the definition's environment wins over files
+            secrets[name]["files"] = variables
         targets: dict[str, awslogs.LogTarget] = {}
         for container in containers:
             target = awslogs.log_target(container, run.arn, region, {
@@ -632,7 +635,8 @@ class DockerAgent:
                            labels=self._labels(run, **{
                                "container-name": name,
                                "essential": str(container.get("essential", True)).lower()}),
-                           env={**environment(container, injected), **secrets["env"]},
+                           env={**environment(container, {**injected, **secrets["files"]}),
+                                **secrets["env"]},
                            log_secrets=secrets["log"],
                            volume_binds=binds(container, run.volumes),
                            shared_volumes=volumes_from(container, run.docker_ids))

@@ -5,9 +5,10 @@
   host) is always pulled, as ECS's default pull behaviour does, with the authorization of
   `ecr:GetAuthorizationToken` called with the task's execution role: the registry then holds
   the pull to that role's `ecr:BatchGetImage`/`ecr:GetDownloadUrlForLayer`.
-- Any other image is used from the engine when it has it (ECS's `prefer-cached`), else pulled
-  anonymously; no public registry is reachable from this kind of machine, so that fails at once
-  with Docker's own error.
+- Any other image is used from the engine when it has it (ECS's `prefer-cached`), else pulled,
+  anonymously or with `repositoryCredentials` (a Secrets Manager secret of `username` and
+  `password`, read with the execution role); no public registry is reachable from this kind of
+  machine, so that fails at once with Docker's own error.
 
 A failed pull stops the task with `CannotPullContainerError: …` (Docker's words after it), and
 so does an execution role that cannot get the registry's authorization (`… unable to retrieve
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -76,6 +78,23 @@ async def _ecr_auth(role: ExecutionRole, region: str) -> dict[str, str]:
     return {"username": username, "password": password}
 
 
+async def _private_registry_auth(role: ExecutionRole, container: dict[str, Any]) -> dict[str, str]:
+    """`repositoryCredentials`: a Secrets Manager secret holding `{"username", "password"}`,
+    read with the execution role."""
+    from portside.agent.secrets import SecretError, resolve
+
+    arn = container["repositoryCredentials"]["credentialsParameter"]
+    try:
+        document = json.loads(await resolve(role, arn, role.identity.region))
+        return {"username": str(document["username"]), "password": str(document["password"])}
+    except SecretError as exc:
+        raise PullError(container["name"], str(exc)) from None
+    except (ValueError, KeyError, TypeError):
+        raise PullError(container["name"], "ResourceInitializationError: unable to pull "
+                        f"secrets or registry auth: the secret {arn} does not hold a JSON "
+                        "document with username and password") from None
+
+
 def _pull(client: Any, image: str, auth: dict[str, str] | None) -> str | None:
     """docker pull; the image's repo digest. Raises PullError's reason as a string."""
     repository, tag = parse_repository_tag(image)
@@ -121,8 +140,12 @@ async def pull_images(client: Any, role: ExecutionRole, containers: list[dict[st
                     raise PullError(name, f"CannotPullContainerError: {image}: unable to "
                                     f"retrieve ecr registry auth: {error_text(exc)}") from None
             auth = auths[region]
-        elif await asyncio.to_thread(_cached, client, image):
-            continue
+        else:
+            # fetched even for a cached image, as ECS fetches a task's registry auth up front
+            if (container.get("repositoryCredentials") or {}).get("credentialsParameter"):
+                auth = await _private_registry_auth(role, container)
+            if await asyncio.to_thread(_cached, client, image):
+                continue
         try:
             digest = await asyncio.wait_for(asyncio.to_thread(_pull, client, image, auth),
                                             PULL_TIMEOUT)
