@@ -161,3 +161,26 @@ def test_repository_policy_round_trip(ecr):
     ecr.delete_repository_policy(repositoryName=name)
     with pytest.raises(ClientError):
         ecr.get_repository_policy(repositoryName=name)
+    with pytest.raises(ClientError) as info:
+        ecr.delete_repository_policy(repositoryName=name)
+    assert code(info) == "RepositoryPolicyNotFoundException"
+
+
+def test_lifecycle_policy_put_get_delete(ecr):
+    name = unique("lifecycle")
+    ecr.create_repository(repositoryName=name)
+    for call in (ecr.get_lifecycle_policy, ecr.delete_lifecycle_policy):
+        with pytest.raises(ClientError) as info:
+            call(repositoryName=name)
+        assert code(info) == "LifecyclePolicyNotFoundException"
+    policy = json.dumps({"rules": [{
+        "rulePriority": 1, "action": {"type": "expire"},
+        "selection": {"tagStatus": "untagged", "countType": "imageCountMoreThan",
+                      "countNumber": 3}}]})
+    ecr.put_lifecycle_policy(repositoryName=name, lifecyclePolicyText=policy)
+    assert ecr.get_lifecycle_policy(repositoryName=name)["lifecyclePolicyText"] == policy
+    deleted = ecr.delete_lifecycle_policy(repositoryName=name)
+    assert (deleted["repositoryName"], deleted["lifecyclePolicyText"]) == (name, policy)
+    with pytest.raises(ClientError) as info:
+        ecr.get_lifecycle_policy(repositoryName=name)
+    assert code(info) == "LifecyclePolicyNotFoundException"

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -154,6 +154,33 @@ class Ecr(Service):
         _check_registry_id(ctx, params)
         return self.find_repository(conn, ctx.account_id, ctx.region, params["repositoryName"])
 
+    def _lookup(self, ctx: RequestContext, params: dict[str, Any]) -> Row:
+        """The request's repository, read in a transaction of its own."""
+        with self.runtime.store.begin() as conn:
+            return self._repository(conn, ctx, params)
+
+    def _update_repository(self, ctx: RequestContext, params: dict[str, Any],
+                           **values: Any) -> Row:
+        """Set columns of the request's repository; returns the row as it was."""
+        with self.runtime.store.begin() as conn:
+            row = self._repository(conn, ctx, params)
+            conn.execute(update(repositories).where(repositories.c.id == row.id).values(
+                **values))
+        return row
+
+    def _repository_with(self, ctx: RequestContext, params: dict[str, Any], column: str,
+                         missing: Callable[[Row], AwsError], *, clear: bool = False) -> Row:
+        """The request's repository, which must have `column` (a policy) set, else
+        `missing(row)` is raised; with `clear`, the column is unset in the same transaction."""
+        with self.runtime.store.begin() as conn:
+            row = self._repository(conn, ctx, params)
+            if not getattr(row, column):
+                raise missing(row)
+            if clear:
+                conn.execute(update(repositories).where(repositories.c.id == row.id).values(
+                    {column: None}))
+        return row
+
     def _repository_out(self, row: Row) -> dict[str, Any]:
         return {
             "repositoryArn": repository_arn(row.region, row.account_id, row.name),
@@ -238,10 +265,7 @@ class Ecr(Service):
         if mutability not in (MUTABLE, IMMUTABLE):
             raise errors.invalid_parameter(
                 f"portside supports imageTagMutability MUTABLE and IMMUTABLE, not {mutability}.")
-        with self.runtime.store.begin() as conn:
-            row = self._repository(conn, ctx, params)
-            conn.execute(update(repositories).where(repositories.c.id == row.id).values(
-                tag_mutability=mutability))
+        row = self._update_repository(ctx, params, tag_mutability=mutability)
         return {"registryId": row.account_id, "repositoryName": row.name,
                 "imageTagMutability": mutability}
 
@@ -303,24 +327,12 @@ class Ecr(Service):
 
     def get_repository_policy(self, ctx: RequestContext,
                               params: dict[str, Any]) -> dict[str, Any]:
-        with self.runtime.store.begin() as conn:
-            row = self._repository(conn, ctx, params)
-        if not row.policy:
-            raise error("RepositoryPolicyNotFoundException",
-                        "Repository policy does not exist for the repository with name "
-                        f"'{row.name}' in the registry with id '{row.account_id}'")
-        return {"registryId": row.account_id, "repositoryName": row.name,
-                "policyText": row.policy}
+        return _policy_out(self._repository_with(ctx, params, "policy", _no_repository_policy))
 
     def delete_repository_policy(self, ctx: RequestContext,
                                  params: dict[str, Any]) -> dict[str, Any]:
-        result = self.get_repository_policy(ctx, params)
-        with self.runtime.store.begin() as conn:
-            conn.execute(update(repositories).where(
-                repositories.c.account_id == ctx.account_id,
-                repositories.c.region == ctx.region,
-                repositories.c.name == params["repositoryName"]).values(policy=None))
-        return result
+        return _policy_out(self._repository_with(ctx, params, "policy", _no_repository_policy,
+                                                 clear=True))
 
     def _repository_by_arn(self, conn: Connection, ctx: RequestContext, arn: str) -> Row:
         prefix, _, name = arn.partition(":repository/")
@@ -359,30 +371,18 @@ class Ecr(Service):
     def put_lifecycle_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         text = params["lifecyclePolicyText"]
         _checked_lifecycle(text)
-        with self.runtime.store.begin() as conn:
-            row = self._repository(conn, ctx, params)
-            conn.execute(update(repositories).where(repositories.c.id == row.id).values(
-                lifecycle_policy=text))
+        row = self._update_repository(ctx, params, lifecycle_policy=text)
         return {"registryId": row.account_id, "repositoryName": row.name,
                 "lifecyclePolicyText": text}
 
     def get_lifecycle_policy(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        with self.runtime.store.begin() as conn:
-            row = self._repository(conn, ctx, params)
-        if not row.lifecycle_policy:
-            raise _no_lifecycle_policy(row)
-        return {"registryId": row.account_id, "repositoryName": row.name,
-                "lifecyclePolicyText": row.lifecycle_policy}
+        return _lifecycle_policy_out(self._repository_with(ctx, params, "lifecycle_policy",
+                                                           _no_lifecycle_policy))
 
     def delete_lifecycle_policy(self, ctx: RequestContext,
                                 params: dict[str, Any]) -> dict[str, Any]:
-        result = self.get_lifecycle_policy(ctx, params)
-        with self.runtime.store.begin() as conn:
-            conn.execute(update(repositories).where(
-                repositories.c.account_id == ctx.account_id,
-                repositories.c.region == ctx.region,
-                repositories.c.name == params["repositoryName"]).values(lifecycle_policy=None))
-        return result
+        return _lifecycle_policy_out(self._repository_with(ctx, params, "lifecycle_policy",
+                                                           _no_lifecycle_policy, clear=True))
 
     def start_lifecycle_policy_preview(self, ctx: RequestContext,
                                        params: dict[str, Any]) -> dict[str, Any]:
@@ -515,6 +515,16 @@ class Ecr(Service):
         return conn.execute(select(images).where(images.c.repository_id == repo.id,
                                                  images.c.digest == digest)).first()
 
+    def _images_found(self, conn: Connection, repo: Row, image_ids: list[dict[str, str]],
+                      failures: list[dict[str, Any]]) -> Iterator[tuple[dict[str, str], Row]]:
+        """Each image id with its image; an id of no image is an ImageNotFound failure."""
+        for image_id in image_ids:
+            row = self.find_image(conn, repo, image_id)
+            if row is None:
+                failures.append(_failure(image_id, "ImageNotFound", "Requested image not found"))
+            else:
+                yield image_id, row
+
     def tags_of(self, conn: Connection, repo: Row, digest: str) -> list[str]:
         return sorted(conn.execute(select(image_tags.c.tag).where(
             image_tags.c.repository_id == repo.id, image_tags.c.digest == digest)).scalars())
@@ -545,12 +555,8 @@ class Ecr(Service):
         found, failures = [], []
         with self.runtime.store.begin() as conn:
             repo = self._repository(conn, ctx, params)
-            for image_id in params["imageIds"]:
-                row = self.find_image(conn, repo, image_id)
-                if row is None:
-                    failures.append(_failure(image_id, "ImageNotFound",
-                                             "Requested image not found"))
-                elif accepted and row.media_type not in accepted:
+            for image_id, row in self._images_found(conn, repo, params["imageIds"], failures):
+                if accepted and row.media_type not in accepted:
                     failures.append(_failure(image_id, "UnsupportedImageType",
                                              "The image's media type is not accepted"))
                 else:
@@ -615,12 +621,7 @@ class Ecr(Service):
         deleted, failures = [], []
         with self.runtime.store.begin() as conn:
             repo = self._repository(conn, ctx, params)
-            for image_id in params["imageIds"]:
-                row = self.find_image(conn, repo, image_id)
-                if row is None:
-                    failures.append(_failure(image_id, "ImageNotFound",
-                                             "Requested image not found"))
-                    continue
+            for image_id, row in self._images_found(conn, repo, params["imageIds"], failures):
                 tag = image_id.get("imageTag")
                 if tag is not None:
                     conn.execute(delete(image_tags).where(image_tags.c.repository_id == repo.id,
@@ -764,8 +765,7 @@ class Ecr(Service):
 
     async def initiate_layer_upload(self, ctx: RequestContext,
                                     params: dict[str, Any]) -> dict[str, Any]:
-        with self.runtime.store.begin() as conn:
-            repo = self._repository(conn, ctx, params)
+        repo = self._lookup(ctx, params)
         return {"uploadId": self.start_upload(repo), "partSize": 20 * 1024 * 1024}
 
     async def upload_layer_part(self, ctx: RequestContext,
@@ -787,8 +787,7 @@ class Ecr(Service):
 
     async def complete_layer_upload(self, ctx: RequestContext,
                                     params: dict[str, Any]) -> dict[str, Any]:
-        with self.runtime.store.begin() as conn:
-            repo = self._repository(conn, ctx, params)
+        repo = self._lookup(ctx, params)
         digest = params["layerDigests"][0]
         try:
             await self.finish_upload(repo, params["uploadId"], digest)
@@ -861,6 +860,22 @@ def _checked_lifecycle(text: str) -> None:
         lifecycle.parse_policy(text)
     except lifecycle.InvalidLifecyclePolicy as exc:
         raise error("InvalidParameterException", str(exc)) from None
+
+
+def _no_repository_policy(repo: Row) -> AwsError:
+    return error("RepositoryPolicyNotFoundException", "Repository policy does not exist for the "
+                 f"repository with name '{repo.name}' in the registry with id "
+                 f"'{repo.account_id}'")
+
+
+def _policy_out(repo: Row) -> dict[str, Any]:
+    return {"registryId": repo.account_id, "repositoryName": repo.name,
+            "policyText": repo.policy}
+
+
+def _lifecycle_policy_out(repo: Row) -> dict[str, Any]:
+    return {"registryId": repo.account_id, "repositoryName": repo.name,
+            "lifecyclePolicyText": repo.lifecycle_policy}
 
 
 def _no_lifecycle_policy(repo: Row) -> AwsError:
