@@ -8,6 +8,7 @@ directory written by a newer portside is refused rather than silently misread.
 
 from __future__ import annotations
 
+from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -28,7 +29,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import Executable
+from sqlalchemy.sql.expression import Executable, Select
 from sqlalchemy.types import TypeEngine
 
 metadata = MetaData()
@@ -145,3 +146,31 @@ def _compiled(statement: Executable, dialect: Dialect, keys: tuple[str, ...]
     if len(order) == 1:
         return str(compiled), lambda row: (row[order[0]],)
     return str(compiled), itemgetter(*order)
+
+
+def first(conn: Connection, statement: Select, params: Mapping[str, Any]) -> Any:
+    """The first row of a prebuilt SELECT (None when there is none), run through the driver as
+    `executemany` runs its statements: for a one-row lookup on a hot path, SQLAlchemy's work
+    per execution costs several times SQLite's. The row is a named tuple of the selected
+    columns' keys holding the driver's values, without SQLAlchemy's type processing: use it
+    where the stored value is the value (text, numbers; not SQLite's 0/1 for a Boolean)."""
+    sql, values, row_type = _query(statement, conn.dialect)
+    cursor = conn.connection.driver_connection.cursor()
+    found = cursor.execute(sql, values(params)).fetchone()
+    return None if found is None else row_type._make(found)
+
+
+@cache
+def _query(statement: Select, dialect: Dialect
+           ) -> tuple[str, Callable[[Mapping[str, Any]], Any], type]:
+    """A SELECT's SQL for the dialect, the function that turns named parameters into the
+    driver's (with the values the statement binds itself, such as its LIMIT), and its row
+    type."""
+    compiled = statement.compile(dialect=dialect)
+    bound = dict(compiled.params)
+    order = compiled.positiontup
+    row_type = namedtuple("Row", [column.key for column in statement.selected_columns])
+    if order:
+        return str(compiled), lambda params: tuple(
+            params[key] if key in params else bound[key] for key in order), row_type
+    return str(compiled), lambda params: {**bound, **params}, row_type

@@ -31,6 +31,7 @@ from portside.services.ecs.common import cluster_not_found, dumps, invalid, now
 from portside.services.ecs.lifecycle import TaskStatus
 from portside.services.ecs.model import clusters, container_instances, tasks
 from portside.services.ecs.state import PENDING_STATES
+from portside.store import first
 
 Request = dict[str, Any]
 Response = dict[str, Any]
@@ -52,8 +53,8 @@ def find_cluster(conn: Connection, ctx: RequestContext, reference: str | None,
     if (ref.account_id or ctx.account_id) != ctx.account_id or (
             ref.region or ctx.region) != ctx.region:
         raise cluster_not_found()
-    row = conn.execute(_CLUSTER, {"account_id": ctx.account_id, "region": ctx.region,
-                                  "name": ref.name}).first()
+    row = first(conn, _CLUSTER, {"account_id": ctx.account_id, "region": ctx.region,
+                                 "name": ref.name})
     if row is None or (active and row.status != "ACTIVE"):
         raise cluster_not_found()
     return row

@@ -31,7 +31,7 @@ from portside.services.ecs.lifecycle import ENI_STEPS, STAMPS, StopCode, TaskSta
 from portside.services.ecs.model import container_instances, fargate_hosts, revisions, tasks
 from portside.services.ecs.placement.engine import InstanceView, PlacementState
 from portside.services.ecs.records import Reservation, Task
-from portside.store import executemany
+from portside.store import executemany, first
 
 if TYPE_CHECKING:
     from portside.events import EventBus
@@ -247,14 +247,15 @@ class EcsState:
             view = self.view(conn, scope)
             yield conn, view
             view.revision += 1
-            conn.execute(WRITE_REVISION, {"b_scope": scope, "b_revision": view.revision})
+            executemany(conn, WRITE_REVISION, [{"b_scope": scope, "b_revision": view.revision}])
         except BaseException:
             self._views.pop(scope, None)
             raise
 
     def view(self, conn: Connection, scope: str) -> ScopeView:
         """The scope's hosts as of this transaction (read-only use needs no `write`)."""
-        revision = conn.execute(READ_REVISION, {"scope": scope}).scalar()
+        found = first(conn, READ_REVISION, {"scope": scope})
+        revision = None if found is None else found.revision
         if revision is None:
             conn.execute(insert(revisions).values(scope=scope, revision=0))
             revision = 0

@@ -32,6 +32,7 @@ from portside.services.ecs.task_definition_rules import (
 )
 from portside.services.ecs.task_definition_shape import task_definition
 from portside.services.ecs.task_definition_tables import families, task_definitions
+from portside.store import first
 
 Request = dict[str, Any]
 Response = dict[str, Any]
@@ -93,8 +94,8 @@ def _row_for(conn: Connection, ctx: RequestContext, ref: Reference) -> Row | Non
     """The revision a reference names; a bare family names its latest ACTIVE revision."""
     key = {"account_id": ctx.account_id, "region": ctx.region, "family": ref.family}
     if ref.revision is not None:
-        return conn.execute(_REVISION, {**key, "revision": ref.revision}).first()
-    return conn.execute(_LATEST_ACTIVE, key).first()
+        return first(conn, _REVISION, {**key, "revision": ref.revision})
+    return first(conn, _LATEST_ACTIVE, key)
 
 
 def rendered(row: Row) -> dict[str, Any]:

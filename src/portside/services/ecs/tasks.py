@@ -64,6 +64,7 @@ from portside.services.ecs.state import (
 from portside.services.ecs.task_definition_rules import role_arn
 from portside.services.ecs.task_definition_tables import task_definitions
 from portside.services.ecs.task_definitions import PASSED_TO, resolve_task_definition
+from portside.store import executemany, first
 
 Request = dict[str, Any]
 Response = dict[str, Any]
@@ -145,12 +146,12 @@ class TasksApi(Service):
                     self._place_ec2(conn, launch, how_many, constraints, strategies, placed,
                                     failures)
             if token:
-                conn.execute(_REMEMBER_TOKEN, {
+                executemany(conn, _REMEMBER_TOKEN, [{
                     "account_id": ctx.account_id, "region": ctx.region,
                     "cluster": cluster.name, "token": token,
                     "request_hash": _request_hash(request), "created_at": now(),
                     "response": dumps({"taskArns": [t.arn for t in placed],
-                                       "failures": failures})})
+                                       "failures": failures})}])
         self.agents.assign(placed)
         return {"tasks": [t.describe(include_tags=True) for t in placed], "failures": failures}
 
@@ -500,9 +501,9 @@ def _replay(conn: Connection, ctx: RequestContext, cluster: str, token: str,
             request: Request) -> Response | None:
     """The answer to a RunTask retried with its client token: the same tasks as they are now;
     ConflictException when the token came with other parameters."""
-    row = conn.execute(_TOKEN, {"account_id": ctx.account_id, "region": ctx.region,
-                                "cluster": cluster, "token": token,
-                                "since": now() - CLIENT_TOKEN_TTL}).first()
+    row = first(conn, _TOKEN, {"account_id": ctx.account_id, "region": ctx.region,
+                               "cluster": cluster, "token": token,
+                               "since": now() - CLIENT_TOKEN_TTL})
     if row is None:
         return None
     earlier = json.loads(row.response)
