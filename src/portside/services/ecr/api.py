@@ -1,8 +1,8 @@
-"""Amazon ECR: repositories, images, layer uploads, authorization tokens, repository policies
-and tags. The OCI distribution API (registry.py) serves the same data on `/v2/`.
+"""Amazon ECR: repositories, images, layer uploads, authorization tokens, repository and
+lifecycle policies, and tags. The OCI distribution API (registry.py) serves the same data on
+`/v2/`; collect.py removes blobs no image names.
 
-Not implemented, and answered NotImplemented: lifecycle policies, image scanning, replication,
-pull-through cache.
+Not implemented, and answered NotImplemented: image scanning, replication, pull-through cache.
 https://docs.aws.amazon.com/AmazonECR/latest/APIReference/Welcome.html
 """
 
