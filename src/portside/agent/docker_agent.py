@@ -569,6 +569,7 @@ class DockerAgent:
         if run.shippers:  # what the containers wrote last reaches their streams first
             await asyncio.gather(*(s.close() for s in run.shippers))
             run.shippers.clear()
+        run.role = None  # its credentials and clients are not needed any more
         if run.pause_id is not None:
             await asyncio.to_thread(self._stop_container, run.pause_id, 1)
         run.attachments = dict.fromkeys(run.attachments, "DELETED")
