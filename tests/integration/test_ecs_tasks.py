@@ -661,3 +661,33 @@ def test_tasks_are_taggable_through_tag_resource(ecs, fleet, cluster):
     found = ecs.describe_tasks(cluster=cluster, tasks=[arn], include=["TAGS"])["tasks"][0]
     assert found["tags"] == [{"key": "b", "value": "2"}]
     stop_all(ecs, cluster, [arn])
+
+
+def test_run_task_answered_tasks_survive_a_kill_with_their_resources(tmp_path):
+    """RunTask answers only once its tasks and the instance's new resources are committed:
+    after kill -9 and a restart, ListTasks and DescribeTasks see every task, and the instance
+    still holds their memory (a later RunTask cannot over-commit it)."""
+    server = PortsideServer(tmp_path / "data").start()
+    fleet = fleet_for(server)
+    try:
+        ecs = server.client("ecs")
+        ecs.create_cluster(clusterName="c")
+        one = host(fleet, "c", memory=1280, start_delay=30.0)  # the tasks stay PENDING
+        definition = register(ecs, containerDefinitions=[container(memory=128)])
+        ran = arns_of(ecs.run_task(cluster="c", taskDefinition=definition, count=10))
+        assert len(ran) == 10
+        server.kill()
+        server.start()
+        ecs = server.client("ecs")
+        assert sorted(ecs.list_tasks(cluster="c")["taskArns"]) == sorted(ran)
+        found = ecs.describe_tasks(cluster="c", tasks=ran)["tasks"]
+        assert {t["taskArn"] for t in found} == set(ran)
+        assert {t["containerInstanceArn"] for t in found} == {one.container_instance_arn}
+        assert resource(instance(ecs, "c", one), "MEMORY") == 0
+        wait_for(lambda: instance(ecs, "c", one)["agentConnected"], timeout=15)
+        more = ecs.run_task(cluster="c", taskDefinition=definition)
+        assert more["tasks"] == [] and [f["reason"] for f in more["failures"]] == [
+            "RESOURCE:MEMORY"]
+    finally:
+        fleet.close()
+        server.stop()
