@@ -152,7 +152,8 @@ class DockerAgent:
         # In-process (portside up) credentials come straight from STS; otherwise the control
         # plane assumes the role for the agent over the channel.
         self.credentials = credentials or self._channel_credentials
-        self.endpoints = EndpointServer(identity.endpoint, self.credentials, self._metadata)
+        self.endpoints = EndpointServer(identity.endpoint, self.credentials, self._metadata,
+                                        spec.state_dir / "endpoints.json")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: threading.Thread | None = None
         self._stopped = threading.Event()
@@ -177,8 +178,9 @@ class DockerAgent:
         if not await asyncio.to_thread(ensure_task_endpoint_address):
             raise RuntimeError(f"cannot put {TASK_ENDPOINT_ADDRESS} on the loopback interface "
                                "(the agent runs as root): tasks could not reach their endpoints")
-        await self.endpoints.start()
         await asyncio.to_thread(self._adopt)
+        self.endpoints.retain(set(self.tasks))
+        await self.endpoints.start()
         if self.spec.fargate_zones is not None:
             self.channel = await self._fargate_channel()
         else:
@@ -291,6 +293,8 @@ class DockerAgent:
             name = labels[f"{LABEL}container-name"]
             run.docker_ids[name] = container.id
             state = container.attrs["State"]
+            if state["Status"] == "created":  # the agent stopped between create and start
+                container.start()
             report: dict[str, Any] = {"containerName": name, "runtimeId": container.id,
                                       "status": "RUNNING"}
             if state["Status"] in ("exited", "dead"):
@@ -314,6 +318,9 @@ class DockerAgent:
                 run = self.tasks[arn] = TaskRun(
                     arn=arn, cluster=assignment["task"]["clusterArn"], desired="RUNNING",
                     task=None, definition=None)
+            elif "clusterArn" not in assignment["task"]:
+                await self._forget(run)  # adopted, but the control plane no longer knows it
+                continue
             if run.task is None:  # new, or adopted: now we know what it is
                 task = assignment["task"]
                 run.task, run.definition = task, assignment["definition"]

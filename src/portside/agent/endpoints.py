@@ -11,6 +11,11 @@ host process does. The address is the only one of 169.254.170.0/24 portside uses
 
 A small HTTP/1.1 server on asyncio streams (one request per connection) keeps the agent's
 footprint small; the endpoints serve a handful of requests per task.
+
+Like ECS's agent, which keeps its task credential ids in its state file and serves on fixed
+ports, a restarted agent serves its running tasks on as before: the ports and each task's ids
+and token are kept in the agent's state directory, so the environment its containers were
+started with stays valid.
 """
 
 from __future__ import annotations
@@ -19,11 +24,13 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,21 +77,64 @@ class EndpointServer:
     answers the v4 paths from the agent's own view of its tasks."""
 
     def __init__(self, endpoint: str, credentials: CredentialSource | None,
-                 metadata: Callable[[str, str | None, str], Awaitable[tuple[int, Any]]]) -> None:
+                 metadata: Callable[[str, str | None, str], Awaitable[tuple[int, Any]]],
+                 state_file: Path | None = None) -> None:
         self.upstream = urlsplit(endpoint)
         self.credentials = credentials
         self.metadata = metadata
+        self.state_file = state_file  # ports and task ids kept across restarts
         self.tasks: dict[str, TaskEndpoints] = {}  # by task ARN
         self.http_port = 0
         self.relay_port = 0
         self._servers: list[asyncio.AbstractServer] = []
+        self._saved_ports = self._load()
 
     async def start(self) -> None:
-        http = await asyncio.start_server(self._serve, TASK_ENDPOINT_ADDRESS, 0)
-        relay = await asyncio.start_server(self._relay, TASK_ENDPOINT_ADDRESS, 0)
+        http = await self._listen(self._serve, self._saved_ports.get("http", 0))
+        relay = await self._listen(self._relay, self._saved_ports.get("relay", 0))
         self._servers = [http, relay]
         self.http_port = http.sockets[0].getsockname()[1]
         self.relay_port = relay.sockets[0].getsockname()[1]
+        self._save()
+
+    @staticmethod
+    async def _listen(handler: Any, port: int) -> asyncio.AbstractServer:
+        try:
+            return await asyncio.start_server(handler, TASK_ENDPOINT_ADDRESS, port)
+        except OSError:  # the old port is taken: tasks started before lose their endpoints
+            return await asyncio.start_server(handler, TASK_ENDPOINT_ADDRESS, 0)
+
+    def retain(self, task_arns: set[str]) -> None:
+        """Keep the saved endpoints of these tasks only (those whose containers remain); saved
+        by `start`."""
+        self.tasks = {arn: t for arn, t in self.tasks.items() if arn in task_arns}
+
+    def _load(self) -> dict[str, int]:
+        if self.state_file is None or not self.state_file.exists():
+            return {}
+        try:
+            saved = json.loads(self.state_file.read_text())
+            self.tasks = {arn: TaskEndpoints(arn, t["role_arn"], t["token"],
+                                             t["credentials_id"], t["metadata_id"])
+                          for arn, t in saved["tasks"].items()}
+            return {k: int(v) for k, v in saved["ports"].items()}
+        except (OSError, ValueError, KeyError, TypeError):
+            log.warning("ignoring unreadable %s", self.state_file)
+            return {}
+
+    def _save(self) -> None:
+        """Write the ports and the tasks' ids and tokens (readable by the agent's user only)."""
+        if self.state_file is None:
+            return
+        saved = {"ports": {"http": self.http_port, "relay": self.relay_port},
+                 "tasks": {arn: {"role_arn": t.role_arn, "token": t.token,
+                                 "credentials_id": t.credentials_id,
+                                 "metadata_id": t.metadata_id} for arn, t in self.tasks.items()}}
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.state_file.with_suffix(".partial")
+        with open(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            json.dump(saved, out)
+        os.replace(partial, self.state_file)
 
     async def stop(self) -> None:
         for server in self._servers:
@@ -94,10 +144,12 @@ class EndpointServer:
         found = self.tasks.get(task_arn)
         if found is None or found.role_arn != role_arn:
             found = self.tasks[task_arn] = TaskEndpoints(task_arn, role_arn)
+            self._save()
         return found
 
     def forget(self, task_arn: str) -> None:
-        self.tasks.pop(task_arn, None)
+        if self.tasks.pop(task_arn, None) is not None:
+            self._save()
 
     def environment(self, entry: TaskEndpoints, container_name: str) -> dict[str, str]:
         """What every container of the task gets so that an unmodified SDK finds portside,

@@ -274,12 +274,15 @@ class AgentHub:
                 report = reports.get(task.arn)
                 if report is not None:
                     apply_report(state, conn, view, task, report, at)
-                elif task.acked_status is not None:
+                elif task.acked_status is not None and (
+                        "startedAt" in task.doc or task.desired_status is TaskStatus.STOPPED):
                     state.transition(conn, view, task, Change(
                         last_status=TaskStatus.STOPPED,
                         stop_code=StopCode.ESSENTIAL_CONTAINER_EXITED if "startedAt" in task.doc
                         else StopCode.TASK_FAILED_TO_START,
                         stopped_reason=LOST_TASK_REASON), at)
+                # A task acknowledged but never started, of which the host has nothing (its
+                # agent restarted before creating a container): the host gets it again.
                 if not task.released:
                     should_have.append(task)
             for arn in reports.keys() - known:
