@@ -23,14 +23,23 @@ from decimal import Decimal
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 started = time.time()
 bucket, key = os.environ["S3_BUCKET"], os.environ["S3_KEY"]
 outgoing, queue_url = os.environ["OUTGOING_BUCKET"], os.environ["QUEUE_URL"]
-# Keep trying while the endpoint is briefly away (a restart of the host's agent).
-config = Config(retries={"mode": "standard", "total_max_attempts": 8})
-s3, sqs = boto3.client("s3", config=config), boto3.client("sqs", config=config)
+# Keep trying while the endpoints are briefly away (a restart of the host's agent): the
+# credentials (fetched when a client is made) and then each call.
+config = Config(retries={"mode": "standard", "total_max_attempts": 10})
+for _ in range(60):
+    try:
+        s3, sqs = boto3.client("s3", config=config), boto3.client("sqs", config=config)
+        break
+    except BotoCoreError as error:
+        print(f"no credentials yet ({error}); trying again", flush=True)
+        time.sleep(1)
+else:
+    raise SystemExit("no task role credentials within a minute")
 
 print(f"reading s3://{bucket}/{key}", flush=True)
 text = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
