@@ -1,142 +1,403 @@
 """Registry benchmark: portside's ECR registry beside Debian's docker-registry (Docker
-Distribution 2.8, filesystem storage), in the same run, on the same image.
+Distribution 2.8, filesystem storage), in the same run, servers taking turns round by round.
 
-Per registry: `docker push` of the python-boto3 test image to a fresh repository, then
-`skopeo copy` of it to an OCI layout (a fresh pull that leaves the local engine's images alone:
-removing the image's layers locally would remove the shared test image) and back to a new
-repository; wall time of each, and the server's RSS growth (peak sampled every 50 ms).
+Each round starts every server fresh (new port, new data directory) and, against it:
 
-Usage: ``python benchmarks/registry.py``. Needs docker, skopeo and /usr/bin/docker-registry.
+1. `docker push` of the benchmark image (portside-test/python-boto3:latest, re-imported with
+   one extra file so that its layer belongs to this benchmark alone and can be removed);
+2. `docker pull` of it after removing the image and its layer locally (a fresh pull);
+3. `skopeo copy` from the registry to a new OCI layout directory (pull);
+4. `skopeo copy` of an OCI layout made once at the start to a new repository (push: the
+   layout's blobs are compressed by skopeo, not docker, so nothing is there yet);
+5. a 1 GiB layer of random bytes pushed with one streamed PATCH and a PUT (`requests`).
+
+For each: wall time, the server's CPU time (user + system of its processes, from /proc) and
+its RSS growth (VmRSS of the process and its descendants, peak sampled every 50 ms, minus the
+RSS before). Reported are medians with (min–max), ratios portside / distribution (of the
+medians, and the median of the per-round ratios, since a round's two servers share the load of
+the moment), and the goals: ≤ 1.05× distribution's time in each, RSS growth ≤ 64 MB during the
+1 GiB push.
+
+Usage: ``python benchmarks/registry.py [--rounds 3] [--layer-mib 1024]``. Needs docker (an
+engine that answers), skopeo and /usr/bin/docker-registry (installed with apt when missing).
+Replaces the "Registry" section of benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
 
+import argparse
 import base64
+import hashlib
 import json
 import os
-import socket
+import random
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
+import requests
+from common import (
+    Server,
+    format_ratio,
+    format_spread,
+    free_port,
+    machine_info,
+    make_client,
+    markdown_table,
+    median,
+    ratio,
+    running,
+    write_section,
+)
+from peers import HOST, PEERS, Peer, ensure_installed
 
-IMAGE = "portside-test/python-boto3:latest"
+SECTION = "Registry"
+SOURCE_IMAGE = "portside-test/python-boto3:latest"
+DISTRIBUTION_BINARY = Path("/usr/bin/docker-registry")
+RSS_SAMPLE_SECONDS = 0.05
+GOAL_TIME_RATIO = 1.05
+GOAL_RSS_GROWTH_MB = 64.0
+MiB = 1 << 20
+OPERATIONS = ("docker push", "docker pull", "skopeo pull", "skopeo push", "1 GiB layer push")
+
+DISTRIBUTION = Peer(
+    name="distribution",
+    distribution="docker-registry",
+    venv=DISTRIBUTION_BINARY.parent.parent,  # /usr: the executable is /usr/bin/docker-registry
+    argv=("docker-registry", "serve", "{data_dir}/config.yml"),
+)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+@dataclass
+class Target:
+    """A running registry: where docker and skopeo reach it, and how they log in."""
+
+    server: Server
+    host: str  # localhost:<port>
+    version: str
+    password: str | None = None  # portside's ECR password; distribution runs without auth
+
+    @property
+    def skopeo_creds(self) -> str | None:
+        return f"AWS:{self.password}" if self.password else None
 
 
-def rss_mb(pid: int) -> float:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+@dataclass
+class Measured:
+    seconds: float
+    cpu_seconds: float
+    rss_growth_mb: float
 
 
-def wait_http(url: str) -> None:
-    import urllib.error
-    import urllib.request
+# --- the servers -------------------------------------------------------------------------
 
-    for _ in range(200):
+
+def ensure_distribution() -> str:
+    if not DISTRIBUTION_BINARY.exists():
+        print("installing docker-registry with apt", file=sys.stderr)
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "install", "-y", "docker-registry"], env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+    answer = subprocess.run([str(DISTRIBUTION_BINARY), "--version"], capture_output=True,
+                            text=True, check=True)
+    return answer.stdout.split()[-1] if answer.stdout.split() else "unknown"
+
+
+@contextmanager
+def distribution(version: str) -> Iterator[Target]:
+    """docker-registry on a free 127.0.0.1 port with a temporary config and storage directory,
+    stopped through its process group afterwards."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-distribution-"))
+    port = free_port()
+    data_dir = workdir / "data"
+    data_dir.mkdir()
+    (data_dir / "config.yml").write_text(json.dumps({  # JSON is YAML
+        "version": 0.1, "log": {"level": "warn"},
+        "storage": {"filesystem": {"rootdirectory": str(data_dir / "storage")}},
+        "http": {"addr": f"{HOST}:{port}"}}))
+    log = (workdir / "server.log").open("wb")
+    started = time.perf_counter()
+    process = subprocess.Popen(DISTRIBUTION.command(port, data_dir), stdin=subprocess.DEVNULL,
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               cwd=workdir)
+    server = Server(DISTRIBUTION, f"http://{HOST}:{port}", process, workdir, 0.0, {})
+    try:
+        _wait_http(f"http://{HOST}:{port}/v2/", process)
+        server.ready_seconds = time.perf_counter() - started
+        yield Target(server, f"localhost:{port}", version)
+    finally:
+        server.stop()
+        log.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextmanager
+def portside(version: str) -> Iterator[Target]:
+    with running(PEERS["portside"]) as server:
+        ecr = make_client("ecr", server.endpoint)
+        for name in ("bench/push", "bench/skopeo", "bench/large"):
+            ecr.create_repository(repositoryName=name)
+        token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
+        password = base64.b64decode(token).decode().partition(":")[2]
+        yield Target(server, f"localhost:{server.endpoint.rsplit(':', 1)[1]}", version, password)
+
+
+def _wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with code {process.returncode}")
         try:
             urllib.request.urlopen(url, timeout=1)
             return
         except urllib.error.HTTPError:
-            return  # answering, if only with 401
+            return  # answering
         except OSError:
-            time.sleep(0.05)
+            time.sleep(0.02)
     raise TimeoutError(url)
 
 
-def timed(pid: int, args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall seconds of the command and the server's RSS growth (MB) while it ran."""
-    before = peak = rss_mb(pid)
+# --- measuring ---------------------------------------------------------------------------
+
+
+@contextmanager
+def measured(server: Server, into: dict[str, Measured], name: str) -> Iterator[None]:
+    """Time the block and record the server's CPU time and peak RSS growth while it ran."""
+    before_rss = peak = server.rss_bytes()
     done = threading.Event()
 
     def watch() -> None:
         nonlocal peak
-        while not done.is_set():
-            peak = max(peak, rss_mb(pid))
-            time.sleep(0.05)
+        while not done.wait(RSS_SAMPLE_SECONDS):
+            peak = max(peak, server.rss_bytes())
 
     watcher = threading.Thread(target=watch)
     watcher.start()
-    start = time.monotonic()
-    subprocess.run(args, env=env, check=True, capture_output=True)
-    elapsed = time.monotonic() - start
-    done.set()
-    watcher.join()
-    return elapsed, peak - before
+    cpu = server.cpu_seconds()
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        elapsed = time.perf_counter() - started
+        done.set()
+        watcher.join()
+    into[name] = Measured(elapsed, server.cpu_seconds() - cpu, (peak - before_rss) / 1e6)
 
 
-def run(name: str, pid: int, host: str, creds: list[str], env: dict[str, str],
-        work: Path) -> dict[str, float]:
-    tag = f"{host}/bench/push:{int(time.time())}"
-    subprocess.run(["docker", "tag", IMAGE, tag], check=True)
-    push, push_rss = timed(pid, ["docker", "push", tag], env)
-    subprocess.run(["docker", "rmi", tag], check=True, capture_output=True)
-    layout = work / f"{name}-layout"
-    pull, pull_rss = timed(pid, ["skopeo", "copy", "--src-tls-verify=false", *creds[:2],
-                                 f"docker://{tag}", f"oci:{layout}:v1"], env)
-    back = f"docker://{host}/bench/copy:v1"
-    copy, copy_rss = timed(pid, ["skopeo", "copy", "--dest-tls-verify=false", *creds[2:],
-                                 f"oci:{layout}:v1", back], env)
-    return {"docker push s": push, "skopeo pull s": pull, "skopeo push s": copy,
-            "RSS growth MB": max(push_rss, pull_rss, copy_rss)}
+def run(*args: str, env: dict[str, str] | None = None, input_text: str | None = None) -> str:
+    answer = subprocess.run(args, env=env, input=input_text, capture_output=True, text=True)
+    if answer.returncode != 0:
+        raise RuntimeError(f"{' '.join(args)} failed: {answer.stderr.strip()[-2000:]}")
+    return answer.stdout
+
+
+class Bench:
+    """The benchmark's image, its OCI layout and its 1 GiB layer, shared by every round."""
+
+    def __init__(self, work: Path, layer_bytes: int) -> None:
+        self.work = work
+        self.env = {**os.environ, "DOCKER_CONFIG": str(work / "docker")}
+        self.nonce = f"{time.time_ns()}"
+        self.image = self._make_image()
+        self.current = f"portside-bench/registry:{self.nonce}"  # the tag that holds it now
+        self.layout = work / "layout"
+        run("skopeo", "copy", f"docker-daemon:{self.current}", f"oci:{self.layout}:v1")
+        self.layer_path, self.layer_digest = self._make_layer(layer_bytes)
+        self.layer_bytes = layer_bytes
+
+    def _make_image(self) -> str:
+        """The source image's filesystem plus one file: a layer of this benchmark's own,
+        which `docker rmi` really removes (the source image stays untouched)."""
+        container = run("docker", "create", SOURCE_IMAGE, "/bin/true").strip()
+        rootfs = self.work / "rootfs.tar"
+        try:
+            run("docker", "export", "-o", str(rootfs), container)
+        finally:
+            run("docker", "rm", container)
+        marker = self.work / "portside-bench-nonce"
+        marker.write_text(self.nonce + "\n")
+        run("tar", "--append", "-f", str(rootfs), "-C", str(self.work), marker.name)
+        image = run("docker", "import", str(rootfs), f"portside-bench/registry:{self.nonce}")
+        rootfs.unlink()
+        return image.strip()
+
+    def _make_layer(self, size: int) -> tuple[Path, str]:
+        path, hasher, rng = self.work / "layer.bin", hashlib.sha256(), random.Random(7)
+        with path.open("wb") as f:
+            for _ in range(size // MiB):
+                chunk = rng.randbytes(MiB)
+                hasher.update(chunk)
+                f.write(chunk)
+        return path, "sha256:" + hasher.hexdigest()
+
+    def login(self, target: Target) -> None:
+        if target.password:
+            run("docker", "login", "--username", "AWS", "--password-stdin", target.host,
+                env=self.env, input_text=target.password)
+
+    def round(self, target: Target) -> dict[str, Measured]:
+        results: dict[str, Measured] = {}
+        server, tag = target.server, f"{target.host}/bench/push:v1"
+        self.login(target)
+        run("docker", "tag", self.current, tag)
+        with measured(server, results, "docker push"):
+            run("docker", "push", tag, env=self.env)
+        run("docker", "rmi", "-f", self.image)  # every tag, and so the layer, goes
+        with measured(server, results, "docker pull"):
+            run("docker", "pull", tag, env=self.env)
+        self.current = tag
+        pulled = self.work / f"pulled-{time.time_ns()}"
+        creds = ["--src-creds", target.skopeo_creds] if target.skopeo_creds else []
+        with measured(server, results, "skopeo pull"):
+            run("skopeo", "copy", "--src-tls-verify=false", *creds, f"docker://{tag}",
+                f"oci:{pulled}:v1")
+        shutil.rmtree(pulled)
+        creds = ["--dest-creds", target.skopeo_creds] if target.skopeo_creds else []
+        with measured(server, results, "skopeo push"):
+            run("skopeo", "copy", "--dest-tls-verify=false", *creds, f"oci:{self.layout}:v1",
+                f"docker://{target.host}/bench/skopeo:v1")
+        with measured(server, results, "1 GiB layer push"):
+            self._push_layer(target)
+        return results
+
+    def _push_layer(self, target: Target) -> None:
+        session = requests.Session()
+        if target.password:
+            auth = base64.b64encode(f"AWS:{target.password}".encode()).decode()
+            session.headers["Authorization"] = f"Basic {auth}"
+        base = f"http://{target.host}"
+        started = session.post(f"{base}/v2/bench/large/blobs/uploads/")
+        started.raise_for_status()
+
+        def body() -> Iterator[bytes]:
+            with self.layer_path.open("rb") as f:
+                while chunk := f.read(MiB):
+                    yield chunk
+
+        location = started.headers["Location"]
+        patched = session.patch(location if location.startswith("http") else base + location,
+                                data=body(), headers={"Content-Type": "application/octet-stream"})
+        patched.raise_for_status()
+        location = patched.headers["Location"]
+        done = session.put(location if location.startswith("http") else base + location,
+                           params={"digest": self.layer_digest})
+        if done.status_code != 201:
+            raise RuntimeError(f"the 1 GiB layer push ended with {done.status_code}: {done.text}")
+
+    def close(self) -> None:
+        subprocess.run(["docker", "rmi", "-f", self.image], capture_output=True)
+
+
+# --- the report --------------------------------------------------------------------------
+
+
+def report(results: dict[str, list[dict[str, Measured]]], versions: dict[str, str],
+           loads: list[float], rounds: int, layer_mib: int, info: str, command: str) -> str:
+    names = list(results)
+    headers = ["server", "version", *(f"{op} (s)" for op in OPERATIONS)]
+    rows = [[name, versions[name], *(format_spread([r[op].seconds for r in results[name]], 2)
+                                     for op in OPERATIONS)] for name in names]
+    lines = [info, "", f"Command: `{command}`", "",
+             f"{rounds} rounds; in each, every server is started fresh and runs all five steps, "
+             "servers taking turns (the order alternates round by round). Load average (1 min) "
+             "at the start of each round: " + ", ".join(f"{load:.2f}" for load in loads) + ".",
+             "", "Wall time, medians with (min–max):", "", markdown_table(headers, rows), ""]
+    cpu_rows = [[name, *(format_spread([r[op].cpu_seconds for r in results[name]], 2)
+                         for op in OPERATIONS)] for name in names]
+    lines += ["Server CPU seconds (user + system of its processes):", "",
+              markdown_table(["server", *OPERATIONS], cpu_rows), ""]
+    rss_rows = [[name, *(format_spread([r[op].rss_growth_mb for r in results[name]], 1)
+                         for op in OPERATIONS)] for name in names]
+    lines += ["Server RSS growth (MB, 10⁶ bytes; peak during the step minus RSS before it):",
+              "", markdown_table(["server", *OPERATIONS], rss_rows), ""]
+    if "portside" in results and "distribution" in results:
+        ours, theirs = results["portside"], results["distribution"]
+        ratio_rows, goal_rows = [], []
+        for op in OPERATIONS:
+            of_medians = ratio(median([r[op].seconds for r in ours]),
+                               median([r[op].seconds for r in theirs]))
+            per_round = [a[op].seconds / b[op].seconds for a, b in zip(ours, theirs, strict=True)]
+            cpu = ratio(median([r[op].cpu_seconds for r in ours]),
+                        median([r[op].cpu_seconds for r in theirs]))
+            ratio_rows.append([op, format_ratio(of_medians),
+                               f"{format_spread(per_round, 2)}×", format_ratio(cpu)])
+            met = of_medians is not None and of_medians <= GOAL_TIME_RATIO
+            goal_rows.append([f"{op} time ≤ {GOAL_TIME_RATIO}× distribution",
+                              format_ratio(of_medians), "met" if met else "not met"])
+        worst = max(r["1 GiB layer push"].rss_growth_mb for r in ours)
+        goal_rows.append([f"portside RSS growth during the {layer_mib} MiB layer push ≤ "
+                          f"{GOAL_RSS_GROWTH_MB:.0f} MB (worst round)", f"{worst:.1f} MB",
+                          "met" if worst <= GOAL_RSS_GROWTH_MB else "not met"])
+        lines += ["| ratio portside / distribution | of the medians | per round, median "
+                  "(min–max) | server CPU, of the medians |",
+                  "| --- | --- | --- | --- |",
+                  *("| " + " | ".join(row) + " |" for row in ratio_rows), "",
+                  markdown_table(["goal", "measured", "verdict"], goal_rows), ""]
+    busy = max(loads, default=0.0) > (os.cpu_count() or 1)
+    lines += [
+        "Notes:", "",
+        *([f"- The machine was busy (load average up to {max(loads):.0f} on {os.cpu_count()} "
+           "cores, other work running): wall times spread widely from round to round; the "
+           "per-round ratios and the server CPU are the steadier comparison."] if busy else []),
+        "- Where portside's server CPU goes on a push: S3's MD5 (the object's ETag, ~1.7 s per "
+        "GiB here) and SHA-256 (the blob's digest, S3's own checksum of the object, ~0.65 s "
+        "per GiB), written through the S3 layer's blob store.",
+        f"- The image is {SOURCE_IMAGE} (Debian minbase, python3, boto3; one layer, about "
+        "280 MB uncompressed, about 100 MB gzipped) re-imported with one extra file, so that "
+        "the fresh pull really downloads and extracts its layer while the test image stays. "
+        "`docker push` compresses the layer on the client (dockerd), which both servers wait "
+        "for alike.",
+        "- portside is durable: a blob is fsynced and renamed into place, and its row "
+        "committed to SQLite, before the registry answers 201. Docker Distribution's "
+        "filesystem driver writes and renames without fsync.",
+        "- skopeo push sends an OCI layout made once by `skopeo copy docker-daemon:…`; skopeo "
+        "pull writes a new OCI layout each time. The 1 GiB layer is random bytes read from a "
+        "file, sent as one chunked PATCH, then an empty PUT with the digest.",
+    ]
+    return "\n".join(lines)
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--layer-mib", type=int, default=1024)
+    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
+    args = parser.parse_args()
+    command = "python benchmarks/registry.py " + " ".join(sys.argv[1:])
+    versions = {"distribution": ensure_distribution(),
+                "portside": ensure_installed(PEERS["portside"])}
+    starters = {"distribution": distribution, "portside": portside}
+    info = machine_info()
     work = Path(tempfile.mkdtemp(prefix="registry-bench-"))
-    env = {**os.environ, "DOCKER_CONFIG": str(work / "docker")}
-    results = {}
-
-    port = free_port()
-    config = work / "distribution.yml"
-    config.write_text(json.dumps({
-        "version": 0.1, "storage": {"filesystem": {"rootdirectory": str(work / "dist")}},
-        "http": {"addr": f"127.0.0.1:{port}"}}))
-    dist = subprocess.Popen(["/usr/bin/docker-registry", "serve", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    bench = Bench(work, args.layer_mib * MiB)
+    results: dict[str, list[dict[str, Measured]]] = {name: [] for name in starters}
+    loads = []
     try:
-        wait_http(f"http://127.0.0.1:{port}/v2/")
-        results["distribution 2.8"] = run("dist", dist.pid, f"localhost:{port}", [], env, work)
+        for number in range(args.rounds):
+            loads.append(os.getloadavg()[0])
+            order = list(starters) if number % 2 == 0 else list(reversed(starters))
+            for name in order:
+                with starters[name](versions[name]) as target:
+                    measured_round = bench.round(target)
+                results[name].append(measured_round)
+                print(f"round {number + 1} {name}: " + ", ".join(
+                    f"{op} {m.seconds:.2f} s" for op, m in measured_round.items()), flush=True)
     finally:
-        dist.terminate()
-        dist.wait()
-
-    port = free_port()
-    ours = subprocess.Popen([sys.executable, "-m", "portside", "up", "--port", str(port),
-                             "--data-dir", str(work / "portside")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env={**os.environ, "PORTSIDE_LOCAL_AGENTS": ""})
-    try:
-        wait_http(f"http://127.0.0.1:{port}/_portside/health")
-        ecr = boto3.client("ecr", endpoint_url=f"http://127.0.0.1:{port}",
-                           region_name="us-east-1", aws_access_key_id="test",
-                           aws_secret_access_key="test")
-        for repo in ("bench/push", "bench/copy"):
-            ecr.create_repository(repositoryName=repo)
-        token = ecr.get_authorization_token()["authorizationData"][0]["authorizationToken"]
-        login = base64.b64decode(token).decode()
-        subprocess.run(["docker", "login", "-u", "AWS", "--password-stdin", f"localhost:{port}"],
-                       input=login.partition(":")[2].encode(), env=env, check=True,
-                       capture_output=True)
-        creds = ["--src-creds", login, "--dest-creds", login]
-        results["portside"] = run("portside", ours.pid, f"localhost:{port}", creds, env, work)
-    finally:
-        ours.terminate()
-        ours.wait()
-
-    columns = list(next(iter(results.values())))
-    print("| registry | " + " | ".join(columns) + " |")
-    print("|---" * (len(columns) + 1) + "|")
-    for name, row in results.items():
-        print(f"| {name} | " + " | ".join(f"{row[c]:.1f}" for c in columns) + " |")
+        bench.close()
+        shutil.rmtree(work, ignore_errors=True)
+    body = report(results, versions, loads, args.rounds, args.layer_mib, info, command.strip())
+    print(body)
+    if not args.no_write:
+        write_section(SECTION, body)
 
 
 if __name__ == "__main__":
