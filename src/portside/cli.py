@@ -159,7 +159,7 @@ def agent(endpoint: str, cluster: str, attributes: tuple[str, ...], cpu: int | N
 @click.option("--endpoint", default=None, help="portside's endpoint (default from settings).")
 @click.option("--timeout", type=float, default=120.0, show_default=True,
               help="Seconds to wait for the worker's result.")
-@click.option("--secrets/--no-secrets", default=False, show_default=True,
+@click.option("--secrets/--no-secrets", default=True, show_default=True,
               help="Inject the Secrets Manager secret and the SSM parameter into the worker.")
 @click.option("--clean-up", is_flag=True, help="Delete the demo's resources instead.")
 def demo(endpoint: str | None, timeout: float, secrets: bool, clean_up: bool) -> None:

@@ -191,6 +191,7 @@ class Demo:
             allow(["logs:CreateLogStream", "logs:PutLogEvents"],
                   arn % ("logs", f"log-group:{LOG_GROUP}:*"))),
             "execution role: reads the secret and the parameter, writes the worker's logs")
+        self._log_group()
         definition = self._task_definition(task_role, execution_role, outgoing, queue_url,
                                            secret_refs)
         cluster_arn = self.ecs.describe_clusters(clusters=[CLUSTER])["clusters"]
@@ -284,6 +285,19 @@ class Demo:
                    created)
         return str(arn)
 
+    def _log_group(self) -> None:
+        logs = self.client("logs")
+        created = True
+        try:
+            logs.create_log_group(logGroupName=LOG_GROUP)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceAlreadyExistsException":
+                raise
+            created = False
+        logs.put_retention_policy(logGroupName=LOG_GROUP, retentionInDays=7)
+        self._step(f"CloudWatch Logs group {LOG_GROUP} (the worker's output, via awslogs)",
+                   created)
+
     def _task_definition(self, task_role: str, execution_role: str, outgoing: str,
                          queue_url: str, secret_refs: list[dict[str, str]]) -> str:
         """The worker's task definition: a new revision only when it changed (its spec's hash
@@ -295,6 +309,9 @@ class Demo:
             "command": ["python3", "-c", WORKER.read_text()],
             "environment": [{"name": "OUTGOING_BUCKET", "value": outgoing},
                             {"name": "QUEUE_URL", "value": queue_url}],
+            "logConfiguration": {"logDriver": "awslogs", "options": {
+                "awslogs-group": LOG_GROUP, "awslogs-region": self.region,
+                "awslogs-stream-prefix": "worker"}},
         }
         if secret_refs:
             container["secrets"] = secret_refs
@@ -466,10 +483,12 @@ def run(demo: Demo, *, timeout: float = 120.0, secrets: bool = True) -> Outcome:
         raise DemoFailed(f"a task ran for {ignored}, which the rule's key filter excludes")
     echo(f"  ✓ the rule ran no task for {ignored} (key filter *{SUFFIX})")
     lines = demo.logs(outcome.task or {})
-    if lines:
-        echo(f"  ✓ the worker's output in CloudWatch Logs {LOG_GROUP}:")
-        for line in lines:
-            echo(f"      {line}")
+    if not any("sent the result to the queue" in line for line in lines):
+        raise DemoFailed(f"the worker's output is not in CloudWatch Logs {LOG_GROUP} "
+                         f"(found {len(lines)} lines)")
+    echo(f"  ✓ the worker's output is in CloudWatch Logs {LOG_GROUP}:")
+    for line in lines:
+        echo(f"      {line}")
     return outcome
 
 

@@ -1,6 +1,7 @@
 """`portside demo` against a fresh server with its Docker agent: the seed's pipeline runs end to
-end (S3 upload → EventBridge rule → ECS task on Docker → S3 result and SQS message), twice in a
-row re-using what the first run made, and fails with a clear message when it cannot run."""
+end (S3 upload → EventBridge rule → ECS task on Docker with a secret and a parameter injected and its
+output shipped to CloudWatch Logs → S3 result and SQS message), twice in a row re-using what the
+first run made, and fails with a clear message when it cannot run."""
 
 from __future__ import annotations
 
@@ -63,6 +64,9 @@ def test_the_demo_runs_the_pipeline_end_to_end_and_again(server):
     assert "the worker's message on the queue names its result" in out
     assert out.count("✓ the worker was denied") == 3 and "ALLOWED" not in out
     assert "the rule ran no task for uploads/" in out
+    assert "reached the worker as SIGNING_KEY (its HMAC of the result checks out)" in out
+    assert "the worker's output is in CloudWatch Logs /ecs/portside-demo-worker" in out
+    assert "sent the result to the queue" in out.rsplit("CloudWatch Logs", 1)[1]
 
     second = _demo(server.endpoint)
     assert second.returncode == 0, second.stdout + second.stderr
