@@ -1,7 +1,8 @@
 """`portside demo` against a fresh server with its Docker agent: the seed's pipeline runs end to
-end (S3 upload → EventBridge rule → ECS task on Docker with a secret and a parameter injected and its
+end (S3 upload → EventBridge rule → ECS task on Docker, a secret and a parameter injected, its
 output shipped to CloudWatch Logs → S3 result and SQS message), twice in a row re-using what the
-first run made, and fails with a clear message when it cannot run."""
+first run made, and fails with a clear message when it cannot run. The example script in
+examples/batch-pipeline/ runs the same pipeline with plain boto3."""
 
 from __future__ import annotations
 
@@ -117,3 +118,23 @@ def test_the_demo_fails_clearly_without_a_docker_agent(tmp_path):
         bare.stop()
     assert failed.returncode == 1, failed.stdout
     assert "FAILED: ECS cluster 'default' is not there" in failed.stderr
+
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "batch-pipeline"
+
+
+def test_the_example_script_runs_the_same_pipeline_with_plain_boto3(server):
+    """examples/batch-pipeline/pipeline.py, as a user runs it (AWS_ENDPOINT_URL and the
+    default credentials in the environment); its worker is the demo's."""
+    assert (EXAMPLE / "worker.py").read_text() == \
+        (Path(__file__).parents[2] / "src" / "portside" / "demo_worker.py").read_text()
+    env = server.cli_env()
+    ran = subprocess.run([sys.executable, str(EXAMPLE / "pipeline.py")], env=env,
+                         capture_output=True, text=True, timeout=180)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert '"total": "10.50"' in ran.stdout and '"currency": "EUR"' in ran.stdout
+    assert '"denied"' in ran.stdout and "ALLOWED" not in ran.stdout
+    deleted = subprocess.run([sys.executable, str(EXAMPLE / "pipeline.py"), "--delete"],
+                             env=env, capture_output=True, text=True, timeout=60)
+    assert deleted.returncode == 0, deleted.stderr
+    assert server.client("events").list_rules(NamePrefix="batch-example")["Rules"] == []
