@@ -20,12 +20,15 @@ Needs a Docker Engine and `portside-test/busybox:latest` (scripts/setup.sh). Rep
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -53,7 +56,7 @@ LABEL = {"portside.benchmark": "launch"}
 FAMILY = "launch"
 CONTAINER = "fetch"
 LAUNCH_TIMEOUT = 60.0
-HUNDRED_TIMEOUT = 180.0
+HUNDRED_TIMEOUT = 300.0
 SETTLE_TIMEOUT = 20.0
 SETTLE_PAUSE = 0.2
 
@@ -110,7 +113,10 @@ class Target:
     """One way of launching the container: RunTask of a server, or bare docker-py."""
 
     name: str
-    start: Callable[[list[str], int], None]  # (command, count): returns once launched
+    # (command, count): returns once launched, with the task ARNs or container ids
+    start: Callable[[list[str], int], list[str]]
+    # What became of launched tasks: e.g. a task's lastStatus and stoppedReason
+    explain: Callable[[list[str]], str]
     # Its containers: those matching any one of these Docker label filters (a filter's labels
     # must all match).
     label_filters: list[list[str]]
@@ -118,13 +124,21 @@ class Target:
 
 
 def bare_target(engine: Any) -> Target:
-    def start(command: list[str], count: int) -> None:
+    def start(command: list[str], count: int) -> list[str]:
+        ids = []
         for _ in range(count):
             container = engine.containers.create(IMAGE, command=command, detach=True,
                                                  network_mode="host", labels=LABEL)
             container.start()
+            ids.append(container.id)
+        return ids
 
-    return Target("bare Docker", start, [[f"{k}={v}" for k, v in LABEL.items()]])
+    def explain(ids: list[str]) -> str:
+        states = [engine.api.inspect_container(i)["State"] for i in ids[:3]]
+        return "; ".join(f"{s['Status']} exit {s['ExitCode']} {s.get('Error', '')}"
+                         for s in states)
+
+    return Target("bare Docker", start, explain, [[f"{k}={v}" for k, v in LABEL.items()]])
 
 
 def ecs_target(name: str, server: Server, label_filters: list[list[str]]) -> Target:
@@ -135,15 +149,22 @@ def ecs_target(name: str, server: Server, label_filters: list[list[str]]) -> Tar
             "command": ["true"]}])["taskDefinition"]["taskDefinitionArn"]
     local = threading.local()  # a boto3 client per thread: the 100-task load uses 10
 
-    def start(command: list[str], count: int) -> None:
+    def start(command: list[str], count: int) -> list[str]:
         if not hasattr(local, "ecs"):
             local.ecs = make_client("ecs", server.endpoint)
         response = local.ecs.run_task(taskDefinition=definition, count=count, overrides={
             "containerOverrides": [{"name": CONTAINER, "command": command}]})
         if response.get("failures") or len(response["tasks"]) != count:
             raise RuntimeError(f"{name} RunTask: {response.get('failures')}")
+        return [task["taskArn"] for task in response["tasks"]]
 
-    return Target(name, start, label_filters, server)
+    def explain(arns: list[str]) -> str:
+        tasks = ecs.describe_tasks(tasks=arns[:100])["tasks"]
+        states = Counter(f"{t['lastStatus']} {t.get('stoppedReason', '')}".strip()
+                         for t in tasks)
+        return "; ".join(f"{n} × {state}" for state, n in states.most_common(3))
+
+    return Target(name, start, explain, label_filters, server)
 
 
 @contextmanager
@@ -188,22 +209,45 @@ def ministack_target() -> Iterator[Target]:
 # --- measurements ------------------------------------------------------------------------
 
 
-def single(target: Target, arrivals: Arrivals) -> float:
-    """Seconds from the launch call to the container's request."""
+def single(target: Target, arrivals: Arrivals, failures: list[str]) -> float:
+    """Seconds from the launch call to the container's request; infinite, with the failure
+    noted, when none came."""
     token = uuid.uuid4().hex
     started = time.perf_counter()
-    target.start(arrivals.command(token), 1)
-    return arrivals.wait(token, 1, LAUNCH_TIMEOUT) - started
+    try:
+        launched = target.start(arrivals.command(token), 1)
+    except Exception as error:  # boto3's, docker-py's or requests' own: noted, run goes on
+        return failed(failures, f"{target.name}: launch failed: {error}")
+    try:
+        return arrivals.wait(token, 1, LAUNCH_TIMEOUT) - started
+    except TimeoutError:
+        return failed(failures, f"{target.name}: no request {LAUNCH_TIMEOUT:.0f} s after a "
+                      f"launch ({target.explain(launched)})")
 
 
-def hundred(target: Target, arrivals: Arrivals) -> float:
-    """Seconds from the first of 10 concurrent launches of 10 to the 100th request."""
+def hundred(target: Target, arrivals: Arrivals, failures: list[str]) -> float:
+    """Seconds from the first of 10 concurrent launches of 10 to the 100th request; infinite,
+    with the failure noted, when not all came."""
     prefix = uuid.uuid4().hex
     command = arrivals.numbered_command(prefix)
     started = time.perf_counter()
-    with ThreadPoolExecutor(10) as pool:
-        list(pool.map(lambda _: target.start(command, 10), range(10)))
-    return arrivals.wait(prefix, 100, HUNDRED_TIMEOUT) - started
+    try:
+        with ThreadPoolExecutor(10) as pool:
+            launched = [i for ids in pool.map(lambda _: target.start(command, 10), range(10))
+                        for i in ids]
+    except Exception as error:  # as in single()
+        return failed(failures, f"{target.name}, 100 tasks: a launch failed: {error}")
+    try:
+        return arrivals.wait(prefix, 100, HUNDRED_TIMEOUT) - started
+    except TimeoutError as missing:
+        return failed(failures, f"{target.name}, 100 tasks: {missing} within "
+                      f"{HUNDRED_TIMEOUT:.0f} s ({target.explain(launched)})")
+
+
+def failed(failures: list[str], what: str) -> float:
+    failures.append(what)
+    print(what, file=sys.stderr, flush=True)
+    return math.inf
 
 
 def containers(engine: Any, target: Target, **filters: Any) -> list[Any]:
@@ -257,6 +301,7 @@ def idle_agent_rss(endpoint: str, state_dir: Path) -> int:
 class Round:
     singles: dict[str, list[float]] = field(default_factory=dict)
     hundreds: dict[str, float] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)  # launches whose request never came
     load: float = 0.0  # 1-minute load average at the start of the round
     load_after: float = 0.0  # and at its end
     rss: int | None = None
@@ -272,14 +317,15 @@ def one_round(index: int, runs: int, only: set[str], engine: Any, arrivals: Arri
             if "ministack" in only:
                 targets.append(stack.enter_context(ministack_target()))
             for target in targets:  # warm each path: clients, first-call imports
-                single(target, arrivals)
+                single(target, arrivals, [])
                 settle(engine, targets)
             for run in range(runs):
                 for target in rotated(targets, run + index):
-                    result.singles.setdefault(target.name, []).append(single(target, arrivals))
+                    result.singles.setdefault(target.name, []).append(
+                        single(target, arrivals, result.failures))
                     settle(engine, targets)
             for target in rotated(targets, index):
-                result.hundreds[target.name] = hundred(target, arrivals)
+                result.hundreds[target.name] = hundred(target, arrivals, result.failures)
                 settle(engine, targets)
             if "portside" in only:
                 server = targets[1].server
@@ -301,7 +347,11 @@ def rotated(targets: list[Target], shift: int) -> list[Target]:
 
 
 def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.0f}"
+    return f"{seconds * 1000:.0f}" if math.isfinite(seconds) else "never"
+
+
+def secs(seconds: float) -> str:
+    return f"{seconds:.2f}" if math.isfinite(seconds) else f"> {HUNDRED_TIMEOUT:.0f}"
 
 
 def turn_ratios(rounds: list[Round], ours: str, theirs: str) -> list[float]:
@@ -347,10 +397,10 @@ def report(rounds: list[Round], runs: int, names: list[str], command: str, machi
                               "/ bare Docker (of medians)", "/ bare Docker (median of turns)"],
                              summary), ""]
     h_pairs = [(a, b) for a, b in pairs if b == bare]
-    h_rows = [[str(i), *[f"{r.hundreds[n]:.2f}" for n in names],
+    h_rows = [[str(i), *[secs(r.hundreds[n]) for n in names],
                *[format_ratio(r.hundreds[a] / r.hundreds[b]) for a, b in h_pairs]]
               for i, r in enumerate(rounds, 1)]
-    h_rows.append(["median", *[f"{median([r.hundreds[n] for r in rounds]):.2f}" for n in names],
+    h_rows.append(["median", *[secs(median([r.hundreds[n] for r in rounds])) for n in names],
                    *[format_ratio(median([r.hundreds[a] / r.hundreds[b] for r in rounds]))
                      for a, b in h_pairs]])
     lines += ["100 tasks (10 RunTask calls of count 10 from 10 threads; bare: 10 threads × 10 "
@@ -372,6 +422,9 @@ def report(rounds: list[Round], runs: int, names: list[str], command: str, machi
                           f"{median(rss) / 1e6:.1f} MB ({median(rss) / 2**20:.1f} MiB)",
                           "≤ 40 MB", verdict([median(rss) / 1e6], 40)])
         lines += ["Goals:", "", markdown_table(["figure", "measured", "goal", ""], goals), ""]
+    failures = [f"round {i}: {failure}" for i, r in enumerate(rounds, 1) for failure in r.failures]
+    lines += ["Launches whose request never came (counted as infinitely slow): "
+              + ("; ".join(failures) if failures else "none") + ".", ""]
     return "\n".join([*lines, MINISTACK_NOTES])
 
 
