@@ -103,12 +103,14 @@ def _collect(server: PortsideServer, pipeline: Pipeline, burst: Burst,
     return results
 
 
-def _report(name: str, burst: Burst, results: set[str], extra: str = "") -> str:
+def _report(capsys, name: str, burst: Burst, results: set[str], extra: str = "") -> str:
+    """One line with the counts, shown in the test run's output (not captured)."""
     distinct = set(burst.messages)
     line = (f"{name}: {len(burst.accepted)} uploads accepted, {len(results)} results, "
             f"{len(distinct)} distinct messages, {len(burst.messages) - len(distinct)} "
             f"duplicates, {time.monotonic() - burst.started:.1f} s{extra}")
-    print(f"\n{line}")
+    with capsys.disabled():
+        print(f"\n{line}")
     return line
 
 
@@ -120,20 +122,20 @@ def _check(pipeline: Pipeline, burst: Burst, results: set[str]) -> None:
 
 
 def test_a_burst_of_100_uploads_gives_100_results_and_100_messages(
-        server, pipeline, record_property):
+        server, pipeline, record_property, capsys):
     run = uuid.uuid4().hex[:8]
     burst = Burst([f"uploads/{run}/file-{n:03d}.csv" for n in range(UPLOADS)])
     _upload_all(server, pipeline, burst)
     uploaded = time.monotonic() - burst.started
     results = _collect(server, pipeline, burst, timeout=240)
-    record_property("burst", _report("burst", burst, results,
+    record_property("burst", _report(capsys, "burst", burst, results,
                                      f" (uploads took {uploaded:.1f} s)"))
     _check(pipeline, burst, results)
     assert len(burst.messages) == UPLOADS  # no crash: no redelivery, so no duplicate
 
 
 def test_none_is_lost_when_the_server_is_killed_in_the_middle_of_the_burst(
-        server, pipeline, record_property):
+        server, pipeline, record_property, capsys):
     run = uuid.uuid4().hex[:8]
     burst = Burst([f"uploads/{run}/file-{n:03d}.csv" for n in range(UPLOADS)])
     uploading = threading.Thread(target=_upload_all, args=(server, pipeline, burst))
@@ -146,5 +148,5 @@ def test_none_is_lost_when_the_server_is_killed_in_the_middle_of_the_burst(
     wait_for(lambda: _connected(server), timeout=30)
     results = _collect(server, pipeline, burst, timeout=300)
     record_property("burst_kill", _report(
-        "burst with kill -9", burst, results, f" (killed after {killed_at} uploads)"))
+        capsys, "burst with kill -9", burst, results, f" (killed after {killed_at} uploads)"))
     _check(pipeline, burst, results)

@@ -293,11 +293,15 @@ class DockerAgent:
             name = labels[f"{LABEL}container-name"]
             run.docker_ids[name] = container.id
             state = container.attrs["State"]
-            if state["Status"] == "created":  # the agent stopped between create and start
-                container.start()
             report: dict[str, Any] = {"containerName": name, "runtimeId": container.id,
                                       "status": "RUNNING"}
-            if state["Status"] in ("exited", "dead"):
+            if state["Status"] == "created":  # the agent stopped between create and start
+                try:
+                    container.start()
+                except docker.errors.APIError as exc:
+                    report.update(status="STOPPED", reason=f"CannotStartContainerError: {exc}"
+                                  [:255])
+            elif state["Status"] in ("exited", "dead"):
                 report.update(status="STOPPED", exitCode=state["ExitCode"])
             run.containers[name] = report
 
