@@ -209,18 +209,22 @@ def ministack_target() -> Iterator[Target]:
 # --- measurements ------------------------------------------------------------------------
 
 
-def single(target: Target, arrivals: Arrivals, failures: list[str]) -> float:
-    """Seconds from the launch call to the container's request; infinite, with the failure
-    noted, when none came."""
+def single(target: Target, arrivals: Arrivals, failures: list[str] | None = None) -> float:
+    """Seconds from the launch call to the container's request. When none came, or the launch
+    failed: with ``failures``, infinite and the failure noted there; without, the error."""
     token = uuid.uuid4().hex
     started = time.perf_counter()
     try:
         launched = target.start(arrivals.command(token), 1)
     except Exception as error:  # boto3's, docker-py's or requests' own: noted, run goes on
+        if failures is None:
+            raise
         return failed(failures, f"{target.name}: launch failed: {error}")
     try:
         return arrivals.wait(token, 1, LAUNCH_TIMEOUT) - started
     except TimeoutError:
+        if failures is None:
+            raise
         return failed(failures, f"{target.name}: no request {LAUNCH_TIMEOUT:.0f} s after a "
                       f"launch ({target.explain(launched)})")
 
