@@ -35,6 +35,7 @@ def main() -> None:
               help="Where state lives (default: $PORTSIDE_DATA_DIR or ~/.local/share/portside).")
 def up(host: str | None, port: int | None, data_dir: Path | None) -> None:
     """Start portside and serve every AWS API it implements on one endpoint."""
+    _import_without_extras()
     import uvicorn
 
     from portside.gateway.app import Gateway
@@ -51,12 +52,39 @@ def up(host: str | None, port: int | None, data_dir: Path | None) -> None:
                f"AWS_SECRET_ACCESS_KEY={'*' * len(root.secret_access_key)} "
                f"(account {root.account_id}, region {settings.default_region})\n"
                f"  data directory: {settings.data_dir}", err=True)
+    # No proxy headers: a client's X-Forwarded-For must not choose the source IP that IAM
+    # conditions (aws:SourceIp) and CloudTrail see.
     config = uvicorn.Config(Gateway(runtime), loop="uvloop", http="httptools", lifespan="on",
-                            access_log=False, log_level="warning", timeout_graceful_shutdown=5)
+                            access_log=False, log_level="warning", timeout_graceful_shutdown=5,
+                            proxy_headers=False, server_header=False)
     try:
         _local_agent_server(config, runtime).run(sockets=[sock])
     finally:
         runtime.close()
+
+
+def _import_without_extras() -> None:
+    """Import botocore and uvicorn without two optional libraries they load whenever installed,
+    which would stay resident in an idle `portside up` for nothing: awscrt (~6 MB), with which
+    botocore signs client requests (the server verifies signatures itself, the agents' clients
+    sign in Python, and S3's CRC32C/CRC64NVME checksums import awscrt on first use), and
+    watchfiles with anyio (~1 MB), for uvicorn's reload on code changes."""
+    import importlib.abc
+
+    skipped = ("awscrt", "watchfiles")
+
+    class Skip(importlib.abc.MetaPathFinder):
+        def find_spec(self, name: str, path: Any, target: Any = None) -> None:
+            if name.split(".")[0] in skipped:
+                raise ImportError(f"{name} is not imported at start")
+
+    finder = Skip()
+    sys.meta_path.insert(0, finder)
+    try:
+        import botocore.compat  # noqa: F401  (it decides now whether awscrt is there)
+        import uvicorn  # noqa: F401
+    finally:
+        sys.meta_path.remove(finder)
 
 
 def _local_agent_server(config: Any, runtime: Any) -> Any:
@@ -65,14 +93,26 @@ def _local_agent_server(config: Any, runtime: Any) -> Any:
     come straight from STS on the loop that serves requests). No Docker Engine: no agent, so no
     instance is registered and nothing is placed where it could not run."""
     import asyncio
+    import threading
 
     import uvicorn
+    from botocore.config import Config
 
     from portside.agent.channel import Identity
     from portside.agent.docker_agent import AgentSpec, DockerAgent
 
     settings = runtime.settings
     root = settings.root_keys[0]
+    session, session_lock = _local_botocore_session(), threading.Lock()
+
+    class LocalIdentity(Identity):
+        def ecs_client(self) -> Any:
+            with session_lock:  # a botocore session builds one client at a time
+                return session.create_client(
+                    "ecs", region_name=self.region, endpoint_url=self.endpoint,
+                    aws_access_key_id=self.access_key_id,
+                    aws_secret_access_key=self.secret_access_key,
+                    config=Config(retries={"max_attempts": 3, "mode": "standard"}))
 
     async def credentials(task_arn: str, role_arn: str) -> dict[str, Any]:
         sts = runtime.services["sts"]
@@ -86,8 +126,8 @@ def _local_agent_server(config: Any, runtime: Any) -> Any:
             self.agent_task = asyncio.create_task(self._agent())
 
         async def _agent(self) -> None:
-            identity = Identity(settings.endpoint, settings.default_region,
-                                root.access_key_id, root.secret_access_key)
+            identity = LocalIdentity(settings.endpoint, settings.default_region,
+                                     root.access_key_id, root.secret_access_key)
             retention = float(os.environ.get("PORTSIDE_AGENT_RETENTION", "0"))
             # The EC2 capacity of the default cluster, and portside's Fargate capacity.
             kinds = os.environ.get("PORTSIDE_LOCAL_AGENTS", "ec2,fargate").split(",")
@@ -109,6 +149,22 @@ def _local_agent_server(config: Any, runtime: Any) -> Any:
                     "Fargate" if spec.fargate_zones else "EC2", exc)
 
     return Server(config)
+
+
+def _local_botocore_session() -> Any:
+    """The botocore session of `portside up`'s in-process agents: one for both, reading the
+    service models the gateway has loaded already, and without botocore's table of every AWS
+    endpoint (~7 MB in memory): these clients only ever call portside's own endpoint."""
+    import botocore.session
+    from botocore.regions import EndpointResolver
+
+    from portside.protocol.models import loader
+
+    session = botocore.session.get_session()
+    session.register_component("data_loader", loader)
+    session.register_component("endpoint_resolver", EndpointResolver(
+        {"partitions": [], "version": 3}, uses_builtin_data=False))
+    return session
 
 
 @main.command()

@@ -19,10 +19,9 @@ import binascii
 import json
 import os
 import secrets
+from functools import cached_property
 from pathlib import Path
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import Any
 
 KEY_FILE = "master.key"
 KEY_BYTES = 32
@@ -46,7 +45,15 @@ class Sealer:
     def __init__(self, key: bytes) -> None:
         if len(key) != KEY_BYTES:
             raise BadMasterKey(f"a master key is {KEY_BYTES} bytes, not {len(key)}")
-        self._aead = AESGCM(key)
+        self._key = key
+
+    @cached_property
+    def _aead(self) -> Any:
+        # cryptography (its Rust core is ~7 MB resident) loads with the first sealed value,
+        # not with every server that never stores one.
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        return AESGCM(self._key)
 
     def __repr__(self) -> str:
         return "Sealer(<key hidden>)"
@@ -69,6 +76,8 @@ class Sealer:
         if len(sealed) < 1 + _NONCE_BYTES or sealed[:1] != _FORMAT:
             raise Unsealable("not a sealed value of a known format")
         nonce, body = sealed[1:1 + _NONCE_BYTES], sealed[1 + _NONCE_BYTES:]
+        from cryptography.exceptions import InvalidTag
+
         try:
             return self._aead.decrypt(nonce, body, _aad(context))
         except InvalidTag:

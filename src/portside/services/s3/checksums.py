@@ -19,8 +19,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from awscrt import checksums as crt
-
 from portside.protocol.errors import AwsError
 from portside.services.s3.errors import error
 
@@ -50,10 +48,22 @@ class Algorithm:
         return Digest(self)
 
 
+def _crt(name: str) -> Callable[..., int]:
+    """A function of awscrt's checksums, imported on first use: awscrt's native library is
+    ~6 MB resident, and boto3's default checksum (CRC32) and MD5 need none of it."""
+
+    def call(*args: int | bytes) -> int:
+        from awscrt import checksums
+
+        return getattr(checksums, name)(*args)
+
+    return call
+
+
 ALGORITHMS: dict[str, Algorithm] = {a.name: a for a in (
-    Algorithm("CRC32", 4, lambda data, prev: zlib.crc32(data, prev), crt.combine_crc32),
-    Algorithm("CRC32C", 4, crt.crc32c, crt.combine_crc32c),
-    Algorithm("CRC64NVME", 8, crt.crc64nvme, crt.combine_crc64nvme),
+    Algorithm("CRC32", 4, lambda data, prev: zlib.crc32(data, prev), _crt("combine_crc32")),
+    Algorithm("CRC32C", 4, _crt("crc32c"), _crt("combine_crc32c")),
+    Algorithm("CRC64NVME", 8, _crt("crc64nvme"), _crt("combine_crc64nvme")),
     Algorithm("SHA1", 20, hashlib_name="sha1"),
     Algorithm("SHA256", 32, hashlib_name="sha256"),
 )}
