@@ -84,6 +84,23 @@ def test_bucket_policy_round_trip_and_validation(portside):
         s3.get_bucket_policy(Bucket=bucket)
 
 
+def test_a_bucket_policy_deny_holds_the_account_root_too(portside):
+    s3 = portside.client("s3")  # the account's root
+    guarded, open_ = unique("guard"), unique("open")
+    for name in (guarded, open_):
+        s3.create_bucket(Bucket=name)
+        s3.put_object(Bucket=name, Key="keep", Body=b"1")
+    s3.put_bucket_policy(Bucket=guarded, Policy=json.dumps({
+        "Version": "2012-10-17", "Statement": [{
+            "Effect": "Deny", "Principal": "*", "Action": "s3:DeleteObject",
+            "Resource": f"arn:aws:s3:::{guarded}/*"}]}))
+    with pytest.raises(ClientError) as info:
+        s3.delete_object(Bucket=guarded, Key="keep")
+    assert code(info) == "AccessDenied"
+    assert s3.get_object(Bucket=guarded, Key="keep")["Body"].read() == b"1"
+    s3.delete_object(Bucket=open_, Key="keep")  # no policy: nothing can deny the root
+
+
 def test_bucket_tagging(portside):
     s3 = portside.client("s3")
     bucket = unique("tag")
@@ -125,6 +142,20 @@ def test_a_bucket_policy_grants_another_account(two_accounts):
     with pytest.raises(ClientError) as info:
         outsider.get_object(Bucket=bucket, Key="report.csv")
     assert code(info) == "AccessDenied"
+
+
+def test_another_accounts_root_is_refused_without_a_grant(two_accounts):
+    owner = two_accounts.client("s3")
+    bucket = unique("private")
+    owner.create_bucket(Bucket=bucket)
+    owner.put_object(Bucket=bucket, Key="k", Body=b"mine")
+    other_root = two_accounts.client("s3", key="other", secret="other")
+    for call in (lambda: other_root.get_object(Bucket=bucket, Key="k"),
+                 lambda: other_root.put_object(Bucket=bucket, Key="k", Body=b"theirs")):
+        with pytest.raises(ClientError) as info:
+            call()
+        assert code(info) == "AccessDenied"
+    assert owner.get_object(Bucket=bucket, Key="k")["Body"].read() == b"mine"
 
 
 def test_existing_object_tag_condition(portside):

@@ -7,7 +7,6 @@ lists only what differs from the default in its `actions` table.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -47,9 +46,6 @@ class _Members(dict):
         return "*"
 
 
-_formatter = string.Formatter()
-
-
 def resource_arn(template: str | ResourceFn, ctx: RequestContext, params: dict[str, Any]) -> str:
     if callable(template):
         return template(ctx, params)
@@ -57,7 +53,7 @@ def resource_arn(template: str | ResourceFn, ctx: RequestContext, params: dict[s
         return template
     values = _Members({k: v for k, v in params.items() if isinstance(v, str | int)})
     values.update(partition="aws", region=ctx.region, account=ctx.account_id)
-    return _formatter.vformat(template, (), values)
+    return template.format_map(values)
 
 
 def checks_for(prefix: str, table: dict[str, Action | tuple[Action, ...]], ctx: RequestContext,

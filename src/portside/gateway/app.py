@@ -103,8 +103,9 @@ class Gateway:
             return serialize_error(model, exc, request_id, exc.protocol, method=request.method)
         service = self.runtime.services[target.service]
         model = service.model
-        if not service.streams_requests:
-            target = replace(target, request=await _drained(target.request))
+        if not service.streams_requests or not _has_body(request.headers):
+            # Only object data streams; a request without a body is parsed once, at once.
+            target = Route(target.service, target.protocol, await _drained(target.request))
         ctx: RequestContext | None = None
         operation: OperationModel | None = None
         params: dict[str, Any] | None = None
@@ -307,7 +308,8 @@ async def _drained(request: HttpRequest) -> HttpRequest:
         body = b"".join([chunk async for chunk in request.stream])
     except sigv4.SigV4Error as exc:
         raise sigv4.aws_error(exc, "rest-xml") from None
-    return replace(request, body=body, stream=None)
+    return HttpRequest(request.method, request.path, request.query_string, request.headers,
+                       body)
 
 
 def _with_payload(request: HttpRequest, signed: sigv4.SignedRequest | None,

@@ -134,6 +134,15 @@ def executemany(conn: Connection, statement: Executable,
     conn.connection.driver_connection.cursor().executemany(sql, params)
 
 
+def execute(conn: Connection, statement: Executable, row: Mapping[str, Any]) -> int:
+    """Run a prebuilt INSERT, UPDATE or DELETE once through the driver, as `executemany` runs
+    its rows; returns the driver's `lastrowid` (an INSERT's new integer primary key)."""
+    sql, values = _compiled(statement, conn.dialect, tuple(row))
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.execute(sql, values(row) if values else row)
+    return cursor.lastrowid
+
+
 @cache
 def _compiled(statement: Executable, dialect: Dialect, keys: tuple[str, ...]
               ) -> tuple[str, Callable[[Mapping[str, Any]], tuple[Any, ...]] | None]:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import formatdate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import Connection, Row, update
 
@@ -130,6 +130,19 @@ class ObjectHandlers:
     runtime: Runtime
     storage: ObjectStorage
     bucket_rows: buckets.BucketCache
+
+    # S3's object-level operations are CloudTrail data events: the event history (LookupEvents)
+    # never shows them, as in AWS, where only a trail with data-event selectors records them.
+    # Bucket operations stay management events.
+    # https://docs.aws.amazon.com/AmazonS3/latest/userguide/cloudtrail-logging-s3-info.html
+    data_events: ClassVar[frozenset[str]] = frozenset({
+        "GetObject", "HeadObject", "PutObject", "CopyObject", "DeleteObject", "DeleteObjects",
+        "GetObjectAcl", "PutObjectAcl", "GetObjectAttributes", "GetObjectTagging",
+        "PutObjectTagging", "DeleteObjectTagging", "GetObjectLegalHold", "PutObjectLegalHold",
+        "GetObjectRetention", "PutObjectRetention", "GetObjectTorrent", "RestoreObject",
+        "SelectObjectContent", "CreateMultipartUpload", "UploadPart", "UploadPartCopy",
+        "CompleteMultipartUpload", "AbortMultipartUpload", "ListParts",
+    })
 
     # -- writing -----------------------------------------------------------------------------
 

@@ -35,7 +35,7 @@ from portside.services.s3.model import (
     objects,
     parts,
 )
-from portside.store import BlobStore, Store
+from portside.store import BlobStore, Store, execute, executemany, first
 
 log = logging.getLogger("portside.s3")
 
@@ -46,9 +46,9 @@ _READ_CHUNK = 1024 * 1024
 _BLOB_PREFIX = "s3"
 
 
-# Built once: the hot path of small PUTs runs them on every request.
+# Built once, and run through the driver: small PUTs and GETs run them on every request.
 _INSERT_INLINE = insert(inline_data)
-_DELETE_INLINE = delete(inline_data).where(inline_data.c.id.in_(bindparam("ids", expanding=True)))
+_DELETE_INLINE = delete(inline_data).where(inline_data.c.id == bindparam("id"))
 _INLINE_DATA = select(inline_data.c.data).where(inline_data.c.id == bindparam("id"))
 
 
@@ -64,8 +64,7 @@ class Received:
     def commit(self, conn: Connection) -> Segment:
         """The segment that names these bytes, stored in the caller's transaction."""
         if self.data is not None:
-            result = conn.execute(_INSERT_INLINE, {"data": self.data})
-            return Segment(f"i:{result.inserted_primary_key[0]}", self.size)
+            return Segment(f"i:{execute(conn, _INSERT_INLINE, {'data': self.data})}", self.size)
         return Segment(f"b:{self.blob_key}", self.size)
 
 
@@ -104,9 +103,8 @@ class ObjectStorage:
     def release(self, conn: Connection, segments: list[Segment]) -> list[str]:
         """Forget segments in the caller's transaction; returns the blobs to remove once it
         has committed (`drop`)."""
-        inline = [s.inline_id for s in segments if s.inline_id is not None]
-        if inline:
-            conn.execute(_DELETE_INLINE, {"ids": inline})
+        executemany(conn, _DELETE_INLINE,
+                    [{"id": s.inline_id} for s in segments if s.inline_id is not None])
         return [s.blob_key for s in segments if s.blob_key is not None]
 
     def drop(self, blob_keys: list[str]) -> None:
@@ -210,7 +208,7 @@ class SegmentReader:
 
 
 def read_inline(conn: Connection, inline_id: int) -> bytes:
-    return conn.execute(_INLINE_DATA, {"id": inline_id}).scalar_one()
+    return first(conn, _INLINE_DATA, {"id": inline_id}).data
 
 
 async def _checked(stream: AsyncIterable[bytes]) -> AsyncIterator[bytes]:

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Row, bindparam, delete, func, insert, select,
 from portside.protocol.errors import AwsError
 from portside.services.s3.errors import error
 from portside.services.s3.model import Segment, load_segments, objects
+from portside.store import execute, first
 
 NULL = "null"
 ENABLED = "Enabled"
@@ -53,8 +54,9 @@ _INSERT_ROW = insert(objects)
 
 
 def current(conn: Connection, bucket: str, key: str) -> Row | None:
-    """The latest version of a key (possibly a delete marker)."""
-    return conn.execute(_CURRENT, {"bucket": bucket, "key": key}).first()
+    """The latest version of a key (possibly a delete marker). Through the driver: GET and PUT
+    read it on every call (its Booleans come back as SQLite's 0 and 1)."""
+    return first(conn, _CURRENT, {"bucket": bucket, "key": key})
 
 
 def find(conn: Connection, bucket: str, key: str, version_id: str | None) -> Row | None:
@@ -102,7 +104,7 @@ def write(conn: Connection, bucket: Row, key: str, values: dict[str, Any]) -> Wr
         # One version per key: the row is replaced in place (two statements on the hot path).
         old = current(conn, bucket.name, key)
         if old is not None:
-            conn.execute(_UPDATE_ROW, {"row_id": old.id, **values})
+            execute(conn, _UPDATE_ROW, {"row_id": old.id, **values})
             return Written(old.id, NULL, load_segments(old.segments))
     version_id = new_version_id() if bucket.versioning == ENABLED else NULL
     orphaned: list[Segment] = []
