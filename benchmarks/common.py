@@ -253,6 +253,11 @@ class LoadResult:
     seconds: float
     server_cpu_seconds: float
     first_error: str
+    client_cpu_seconds: float = 0.0  # all client processes, over the counted window
+
+    @property
+    def client_cpu_ms_per_call(self) -> float | None:
+        return 1000 * self.client_cpu_seconds / self.ok if self.ok else None
 
     @property
     def rate(self) -> float:
@@ -289,13 +294,14 @@ def run_load(
             worker.join(timeout=STOP_TIMEOUT)
             if worker.is_alive():
                 worker.kill()
-    errors = [error for _, _, error in outcomes if error]
+    errors = [error for _, _, error, _ in outcomes if error]
     return LoadResult(
-        ok=sum(ok for ok, _, _ in outcomes),
-        failed=sum(failed for _, failed, _ in outcomes),
+        ok=sum(ok for ok, _, _, _ in outcomes),
+        failed=sum(failed for _, failed, _, _ in outcomes),
         seconds=duration,
         server_cpu_seconds=cpu,
         first_error=errors[0] if errors else "",
+        client_cpu_seconds=sum(client_cpu for _, _, _, client_cpu in outcomes),
     )
 
 
@@ -323,16 +329,21 @@ def _load_worker(
         barrier.wait(timeout=READY_TIMEOUT)
     except Exception as error:  # any setup failure: release the others and report it
         barrier.abort()
-        results.put((0, 0, f"client setup failed: {type(error).__name__}: {error}"))
+        results.put((0, 0, f"client setup failed: {type(error).__name__}: {error}", 0.0))
         return
     results.put(_call_loop(call, warmup, duration))
 
 
-def _call_loop(call: Callable[[], object], warmup: float, duration: float) -> tuple[int, int, str]:
+def _call_loop(call: Callable[[], object], warmup: float,
+               duration: float) -> tuple[int, int, str, float]:
+    """Calls counted in the window, failures, the first error, and this process's CPU seconds
+    over the counted calls."""
     start = time.monotonic() + warmup
     end = start + duration
     ok = failed = 0
     first_error = ""
+    cpu_start: float | None = None
+    cpu = time.process_time()
     while True:
         try:
             call()
@@ -340,10 +351,13 @@ def _call_loop(call: Callable[[], object], warmup: float, duration: float) -> tu
         except (BotoCoreError, ClientError) as error:
             succeeded = False
             first_error = first_error or f"{type(error).__name__}: {error}"
-        now = time.monotonic()
+        now, previous_cpu, cpu = time.monotonic(), cpu, time.process_time()
         if now >= end:
-            return ok, failed, first_error
+            # The last call ended past the window and is not counted: neither is its CPU.
+            return ok, failed, first_error, previous_cpu - (cpu_start or previous_cpu)
         if now >= start:
+            if cpu_start is None:
+                cpu_start = previous_cpu  # the CPU of the first counted call counts
             ok += succeeded
             failed += not succeeded
 

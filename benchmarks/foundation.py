@@ -55,6 +55,7 @@ class Figures:
     idle_mb: list[float] = field(default_factory=list)
     rates: list[float] = field(default_factory=list)
     cpu_ms: list[float] = field(default_factory=list)  # server CPU milliseconds per call
+    client_cpu_ms: list[float] = field(default_factory=list)  # all clients' CPU ms per call
     failed_calls: int = 0
     first_error: str = ""
     identity: dict[str, str] = field(default_factory=dict)
@@ -148,6 +149,8 @@ def measure_once(entry: Figures, run: int, args: argparse.Namespace) -> None:
             entry.rates.append(load.rate)
             if load.cpu_ms_per_call is not None:
                 entry.cpu_ms.append(load.cpu_ms_per_call)
+            if load.client_cpu_ms_per_call is not None:
+                entry.client_cpu_ms.append(load.client_cpu_ms_per_call)
             entry.failed_calls += load.failed
             entry.first_error = entry.first_error or load.first_error
             note += f", {load.rate:.0f} calls/s ({load.failed} failed)"
@@ -195,6 +198,7 @@ def figures_table(figures: list[Figures]) -> str:
         "idle RSS (MB)",
         "GetCallerIdentity/s",
         "server CPU ms/call",
+        "client CPU ms/call",
         "failed calls",
         "rejects bad signature",
         "reports",
@@ -215,6 +219,7 @@ def figures_row(entry: Figures) -> list[str]:
         spread(entry.idle_mb, 1),
         spread(entry.rates, 0),
         spread(entry.cpu_ms, 2),
+        spread(entry.client_cpu_ms, 2),
         str(entry.failed_calls) if entry.rates else "–",
         signature,
         f"`{identity}`" if entry.identity else "–",
@@ -320,11 +325,42 @@ def notes(figures: list[Figures], args: argparse.Namespace) -> str:
         "- Server CPU ms/call: user + system CPU time of the server's processes (from /proc) "
         "during the counted window, divided by the calls counted. Unlike the call rate, it "
         "hardly changes when other work shares the machine.",
+        "- Client CPU ms/call: user + system CPU time of all client processes over the calls "
+        "they counted, divided by those calls.",
+        *cpu_bound_notes(figures),
+        f"- Load average when the run ended: {os.getloadavg()[0]:.2f}.",
         "- Servers log to a file at their default log level.",
     ]
     errors = [entry for entry in figures if entry.first_error]
     lines += [f"- {entry.peer.name}: first failed call: {entry.first_error}" for entry in errors]
     return "\n".join(lines)
+
+
+def cpu_bound_notes(figures: list[Figures]) -> list[str]:
+    """What the machine's CPU allows: clients and server share the cores, so calls per second
+    cannot exceed cores × 1000 / (client + server CPU ms per call)."""
+    by_name = {entry.peer.name: entry for entry in figures}
+    ours, peer = by_name.get("portside"), by_name.get("ministack")
+    if not (ours and peer and ours.cpu_ms and ours.client_cpu_ms and peer.cpu_ms
+            and peer.client_cpu_ms):
+        return []
+    cores = os.cpu_count() or 1
+    ours_ms = median(ours.client_cpu_ms) + median(ours.cpu_ms)
+    peer_ms = median(peer.client_cpu_ms) + median(peer.cpu_ms)
+    best = peer_ms / median(ours.client_cpu_ms)
+    needed = peer_ms / GOAL_RATE_VS_MINISTACK - median(ours.client_cpu_ms)
+    verdict = (f"the boto3 clients' own CPU makes the {GOAL_RATE_VS_MINISTACK:g}× goal "
+               f"unreachable on {cores} cores, whatever the server does" if needed <= 0 else
+               f"the {GOAL_RATE_VS_MINISTACK:g}× goal needs at most {needed:.2f} ms of server "
+               "CPU per call")
+    return [
+        f"- CPU bound: on {cores} cores, clients and server together allow at most "
+        f"{cores * 1000 / ours_ms:.0f} calls/s for portside ({median(ours.client_cpu_ms):.2f} "
+        f"client + {median(ours.cpu_ms):.2f} server ms per call) and "
+        f"{cores * 1000 / peer_ms:.0f} for MiniStack ({median(peer.client_cpu_ms):.2f} + "
+        f"{median(peer.cpu_ms):.2f} ms). A server using no CPU at all would reach at most "
+        f"{best:.2f}× MiniStack's rate: {verdict}.",
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -91,6 +91,8 @@ class Figures:
     rss_mb: dict[str, list[float]] = field(default_factory=lambda: {"up": [], "down": []})
     # server CPU: ms per call (put, get) or per MiB (up, down); hardly moved by other load
     cpu_ms: dict[str, list[float]] = field(default_factory=lambda: {m: [] for m in MEASURES})
+    # the client process's CPU ms per small-object call
+    client_cpu_ms: dict[str, list[float]] = field(default_factory=lambda: {"put": [], "get": []})
     failed_calls: int = 0
     first_error: str = ""
     problem: str = ""
@@ -151,6 +153,8 @@ def measure_once(entry: Figures, source: Path, args: argparse.Namespace) -> None
             entry.values[name].append(load.rate)
             if load.cpu_ms_per_call is not None:
                 entry.cpu_ms[name].append(load.cpu_ms_per_call)
+            if load.client_cpu_ms_per_call is not None:
+                entry.client_cpu_ms[name].append(load.client_cpu_ms_per_call)
             entry.failed_calls += load.failed
             entry.first_error = entry.first_error or load.first_error
         large_transfers(server, source, entry)
@@ -258,6 +262,28 @@ def goals_table(figures: list[Figures]) -> str:
     return markdown_table(["goal", "measured", "verdict"], rows)
 
 
+def cpu_bound_notes(figures: list[Figures]) -> list[str]:
+    """One client waits for each answer: a call takes at least the client's CPU plus the
+    server's, so calls per second cannot exceed 1000 / (client + server CPU ms per call)."""
+    ours = next((f for f in figures if f.peer.name == "portside" and f.client_cpu_ms["put"]), None)
+    peer = next((f for f in figures if f.peer.name == "ministack" and f.client_cpu_ms["put"]),
+                None)
+    if ours is None or peer is None:
+        return []
+    lines = []
+    for measure in ("put", "get"):
+        c_ours, s_ours = median(ours.client_cpu_ms[measure]), median(ours.cpu_ms[measure])
+        c_peer, s_peer = median(peer.client_cpu_ms[measure]), median(peer.cpu_ms[measure])
+        lines.append(
+            f"- CPU bound, {LABELS[measure]}: the boto3 client uses {c_ours:.2f} ms of CPU per "
+            f"call with portside ({c_peer:.2f} with MiniStack), the servers {s_ours:.2f} and "
+            f"{s_peer:.2f} ms: at most {1000 / (c_ours + s_ours):.0f} and "
+            f"{1000 / (c_peer + s_peer):.0f} calls/s. A server using no CPU at all would reach "
+            f"at most {(c_peer + s_peer) / c_ours:.2f}× MiniStack's rate (goal "
+            f"{GOAL_SMALL_VS_MINISTACK:g}×).")
+    return lines
+
+
 def notes(figures: list[Figures]) -> str:
     lines = ["Notes:", ""]
     lines.append("- Small objects: one client process with one boto3 client, calling in a loop "
@@ -270,6 +296,8 @@ def notes(figures: list[Figures]) -> str:
     lines.append("- Large object: written once to a temporary file of random bytes, uploaded "
                  "and downloaded with the default TransferConfig. RSS is the server process "
                  "and its descendants (VmRSS), 1 MB = 10⁶ bytes.")
+    lines += cpu_bound_notes(figures)
+    lines.append(f"- Load average when the run ended: {os.getloadavg()[0]:.2f}.")
     for entry in figures:
         if entry.problem:
             lines.append(f"- {entry.peer.name}: {entry.problem}")
