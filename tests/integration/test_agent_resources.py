@@ -45,12 +45,21 @@ def server(tmp_path_factory, docker_available, busybox_image):
     data = tmp_path_factory.mktemp("agent-resources") / "data"
     started = PortsideServer(data, env={"PORTSIDE_AGENT_RETENTION": "30"}).start()
     wait_for(lambda: _connected(started.client("ecs")), timeout=20)
+    started.agent_key = agent_key(data / "agent")
     yield started
     started.stop()
-    ids = _docker("ps", "-aq", "--filter",
-                  f"label=portside.agent={agent_key(data / 'agent')}").stdout.split()
+    _remove_agent_leftovers(started.agent_key)
+
+
+def _remove_agent_leftovers(key: str) -> None:
+    """The containers and task volumes of the agent with this key (the server stopped before
+    their retention ended)."""
+    ids = _docker("ps", "-aq", "--filter", f"label=portside.agent={key}").stdout.split()
     if ids:
         _docker("rm", "-f", *ids)
+    volumes = _docker("volume", "ls", "-q", "--filter", f"label=portside.agent={key}").stdout
+    if volumes.split():
+        _docker("volume", "rm", "-f", *volumes.split())
 
 
 @pytest.fixture
@@ -454,6 +463,9 @@ def test_volumes_carry_data_between_containers_and_to_the_host(server, ecs, tmp_
         assert shared_volume["Labels"]["kind"] == "shared"
         assert "portside.task-arn" not in shared_volume["Labels"]
     finally:
+        users = _docker("ps", "-aq", "--filter", f"volume={shared}").stdout.split()
+        if users:
+            _docker("rm", "-f", *users)
         _docker("volume", "rm", "-f", shared)
 
 
@@ -477,7 +489,10 @@ def test_a_shared_volume_outlives_its_task_and_autoprovision_false_needs_it(serv
                                **volume["dockerVolumeConfiguration"], "autoprovision": True}}])
         _exit_output(ecs, _run(ecs, writer))
         assert _exit_output(ecs, _run(ecs, reader)) == "kept\n"
-    finally:
+    finally:  # the retained containers that use the volume first
+        users = _docker("ps", "-aq", "--filter", f"volume={name}").stdout.split()
+        if users:
+            _docker("rm", "-f", *users)
         _docker("volume", "rm", "-f", name)
 
 
@@ -507,7 +522,8 @@ def test_task_memory_holds_all_its_containers_together(server, ecs):
     assert codes == {"big": 137, "small": 0}, stopped
     task_id = arn.rsplit("/", 1)[-1]
     inspected = _inspect(arn, "small")["HostConfig"]
-    assert inspected["CgroupParent"] == f"/portside/{task_id}" and inspected["Memory"] == 0
+    assert inspected["CgroupParent"] == f"/portside/{server.agent_key}/{task_id}"
+    assert inspected["Memory"] == 0
 
 
 def test_task_cpu_and_memory_are_the_cgroup_limits_of_the_task(server, ecs):
@@ -521,15 +537,15 @@ def test_task_cpu_and_memory_are_the_cgroup_limits_of_the_task(server, ecs):
         wait_status(ecs, "default", [arn], "RUNNING", timeout=30)
         if _cgroup_v1():
             root = Path("/sys/fs/cgroup")
-            memory = root / "memory" / "portside" / task_id
+            memory = root / "memory" / "portside" / server.agent_key / task_id
             assert (memory / "memory.limit_in_bytes").read_text().strip() == str(96 << 20)
-            cpu = root / "cpu" / "portside" / task_id
+            cpu = root / "cpu" / "portside" / server.agent_key / task_id
             assert (cpu / "cpu.cfs_quota_us").read_text().strip() == "50000"
             assert (cpu / "cpu.cfs_period_us").read_text().strip() == "100000"
             container_id = _inspect(arn, "app")["Id"]
             assert (memory / container_id).is_dir()
         else:
-            group = Path("/sys/fs/cgroup/portside") / task_id
+            group = Path("/sys/fs/cgroup/portside") / server.agent_key / task_id
             assert (group / "memory.max").read_text().strip() == str(96 << 20)
             assert (group / "cpu.max").read_text().split() == ["50000", "100000"]
     finally:

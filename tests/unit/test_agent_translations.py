@@ -137,26 +137,42 @@ def test_linux_parameters_and_process_settings_map_to_docker():
 def test_task_cgroups_on_cgroup_v1(tmp_path):
     for controller in ("memory", "cpu"):
         (tmp_path / controller).mkdir()
-    cgroups = TaskCgroups(tmp_path)
+    cgroups = TaskCgroups(tmp_path, scope="agent1")
     assert cgroups.version == 1 and cgroups.usable
-    assert cgroups.create("t1", 512, 96) == "/portside/t1"
-    assert (tmp_path / "memory/portside/t1/memory.limit_in_bytes").read_text() == str(96 << 20)
-    assert (tmp_path / "cpu/portside/t1/cpu.cfs_quota_us").read_text() == "50000"
+    assert cgroups.create("t1", 512, 96) == "/portside/agent1/t1"
+    assert (tmp_path / "memory/portside/agent1/t1/memory.limit_in_bytes").read_text() == \
+        str(96 << 20)
+    assert (tmp_path / "cpu/portside/agent1/t1/cpu.cfs_quota_us").read_text() == "50000"
     assert cgroups.create("t2", None, None) is None
-    for limit in tmp_path.glob("*/portside/t1/*"):  # a real cgroup's files go with rmdir
+    for limit in tmp_path.glob("*/portside/agent1/t1/*"):  # a real cgroup's go with rmdir
         limit.unlink()
     cgroups.remove("t1")
-    assert not (tmp_path / "memory/portside/t1").exists()
-    assert not (tmp_path / "cpu/portside/t1").exists()
+    assert not (tmp_path / "memory/portside/agent1/t1").exists()
+    assert not (tmp_path / "cpu/portside/agent1/t1").exists()
+
+
+def test_an_agent_prunes_only_its_own_empty_task_cgroups(tmp_path):
+    for controller in ("memory", "cpu"):
+        (tmp_path / controller).mkdir()
+    mine, other = TaskCgroups(tmp_path, scope="a"), TaskCgroups(tmp_path, scope="b")
+    mine.create("left", None, 64)
+    other.create("theirs", None, 64)
+    (tmp_path / "memory/portside/a/left/memory.limit_in_bytes").unlink()
+    (tmp_path / "memory/portside/a/busy").mkdir()
+    (tmp_path / "memory/portside/a/busy/container").mkdir()  # a container still in it
+    mine.prune()
+    assert not (tmp_path / "memory/portside/a/left").exists()
+    assert (tmp_path / "memory/portside/a/busy").exists()
+    assert (tmp_path / "memory/portside/b/theirs").exists()
 
 
 def test_task_cgroups_on_cgroup_v2(tmp_path):
     (tmp_path / "cgroup.controllers").write_text("cpu memory")
-    cgroups = TaskCgroups(tmp_path)
+    cgroups = TaskCgroups(tmp_path, scope="a")
     assert cgroups.version == 2
-    assert cgroups.create("t1", 2048, None) == "/portside/t1"
-    assert (tmp_path / "portside/t1/cpu.max").read_text() == "200000 100000"
-    assert not (tmp_path / "portside/t1/memory.max").exists()
+    assert cgroups.create("t1", 2048, None) == "/portside/a/t1"
+    assert (tmp_path / "portside/a/t1/cpu.max").read_text() == "200000 100000"
+    assert not (tmp_path / "portside/a/t1/memory.max").exists()
 
 
 def test_no_task_cgroups_with_the_systemd_driver(tmp_path):

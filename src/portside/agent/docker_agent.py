@@ -174,11 +174,13 @@ class DockerAgent:
         version = await asyncio.to_thread(self.docker.version)
         info = await asyncio.to_thread(self.docker.info)
         self.cgroups = await asyncio.to_thread(TaskCgroups,
-                                               driver=info.get("CgroupDriver", "cgroupfs"))
+                                               driver=info.get("CgroupDriver", "cgroupfs"),
+                                               scope=self.agent_key)
         if not await asyncio.to_thread(ensure_task_endpoint_address):
             raise RuntimeError(f"cannot put {TASK_ENDPOINT_ADDRESS} on the loopback interface "
                                "(the agent runs as root): tasks could not reach their endpoints")
         await asyncio.to_thread(self._adopt)
+        await asyncio.to_thread(self.cgroups.prune)  # left by a stop before cleanup
         self.endpoints.retain(set(self.tasks))
         await self.endpoints.start()
         if self.spec.fargate_zones is not None:
