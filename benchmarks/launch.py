@@ -31,13 +31,14 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import docker
+import docker.errors
 from common import (
     Server,
     format_ratio,
@@ -255,9 +256,12 @@ def failed(failures: list[str], what: str) -> float:
 
 
 def containers(engine: Any, target: Target, **filters: Any) -> list[Any]:
+    """The target's containers. Sparse: a container removed between the listing and an inspect
+    of it (a task's clean-up) must not end the run."""
     found = {}
     for labels in target.label_filters:
-        for container in engine.containers.list(all=True, filters={"label": labels, **filters}):
+        for container in engine.containers.list(all=True, sparse=True,
+                                                filters={"label": labels, **filters}):
             found[container.id] = container
     return list(found.values())
 
@@ -274,7 +278,8 @@ def settle(engine: Any, targets: list[Target]) -> None:
 
 def remove_containers(engine: Any, target: Target) -> None:
     for container in containers(engine, target):
-        container.remove(force=True)
+        with suppress(docker.errors.NotFound):  # its own clean-up was quicker
+            container.remove(force=True)
 
 
 def idle_agent_rss(endpoint: str, state_dir: Path) -> int:
