@@ -82,14 +82,18 @@ async def _run_agent(agent: Any) -> None:
 
 
 def _import_without_extras() -> None:
-    """Import botocore and uvicorn without two optional libraries they load whenever installed,
-    which would stay resident in an idle `portside up` for nothing: awscrt (~6 MB), with which
-    botocore signs client requests (the server verifies signatures itself, the agents' clients
-    sign in Python, and S3's CRC32C/CRC64NVME checksums import awscrt on first use), and
-    watchfiles with anyio (~1 MB), for uvicorn's reload on code changes."""
+    """Import botocore, uvicorn and requests without optional libraries they load whenever
+    installed, which would stay resident in an idle `portside up` or `portside agent` for
+    nothing: awscrt (~6 MB), with which botocore signs client requests (the server verifies
+    signatures itself, the agents' clients sign in Python, and S3's CRC32C/CRC64NVME checksums
+    import awscrt on first use); watchfiles with anyio (~1 MB), for uvicorn's reload on code
+    changes; and charset_normalizer (~2.5 MB), with which requests guesses the encoding of a
+    response that names none — docker-py's Docker Engine answers are JSON, and without a
+    detector requests falls back to UTF-8."""
     import importlib.abc
+    import warnings
 
-    skipped = ("awscrt", "watchfiles")
+    skipped = ("awscrt", "watchfiles", "charset_normalizer", "chardet")
 
     class Skip(importlib.abc.MetaPathFinder):
         def find_spec(self, name: str, path: Any, target: Any = None) -> None:
@@ -101,6 +105,9 @@ def _import_without_extras() -> None:
     try:
         import botocore.compat  # noqa: F401  (it decides now whether awscrt is there)
         import uvicorn  # noqa: F401
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # requests warns that it has no charset detector
+            import requests  # noqa: F401
     finally:
         sys.meta_path.remove(finder)
 
@@ -203,6 +210,8 @@ def agent(endpoint: str, cluster: str, attributes: tuple[str, ...], cpu: int | N
           retention: float) -> None:
     """Join this host to a control plane and run its tasks on the local Docker Engine."""
     import asyncio
+
+    _import_without_extras()
 
     from portside.agent.channel import Identity
     from portside.agent.docker_agent import AgentSpec, DockerAgent
