@@ -26,7 +26,19 @@ def server(tmp_path):
     started.stop()
 
 
-def test_running_tasks_survive_a_control_plane_kill(server):
+@pytest.fixture
+def patient_server(tmp_path):
+    """Timeouts a loaded machine cannot miss: what the kill test checks is that nothing is
+    lost or restarted, not how fast a silent agent is given up."""
+    started = PortsideServer(tmp_path / "data", env={
+        "PORTSIDE_ECS_AGENT_HEARTBEAT": "0.5", "PORTSIDE_ECS_AGENT_TIMEOUT": "20",
+        "PORTSIDE_ECS_TASK_RETENTION": "120"}).start()
+    yield started
+    started.stop()
+
+
+def test_running_tasks_survive_a_control_plane_kill(patient_server):
+    server = patient_server
     ecs = server.client("ecs")
     ecs.create_cluster(clusterName="c")
     fleet = fleet_for(server)
