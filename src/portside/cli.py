@@ -118,26 +118,17 @@ def _local_agent_server(config: Any, runtime: Any) -> Any:
     come straight from STS on the loop that serves requests). No Docker Engine: no agent, so no
     instance is registered and nothing is placed where it could not run."""
     import asyncio
-    import threading
 
     import uvicorn
-    from botocore.config import Config
 
-    from portside.agent.channel import Identity
+    from portside.agent.channel import Identity, botocore_session
     from portside.agent.docker_agent import AgentSpec, DockerAgent
+    from portside.protocol.models import loader
 
     settings = runtime.settings
     root = settings.root_keys[0]
-    session, session_lock = _local_botocore_session(), threading.Lock()
-
-    class LocalIdentity(Identity):
-        def ecs_client(self) -> Any:
-            with session_lock:  # a botocore session builds one client at a time
-                return session.create_client(
-                    "ecs", region_name=self.region, endpoint_url=self.endpoint,
-                    aws_access_key_id=self.access_key_id,
-                    aws_secret_access_key=self.secret_access_key,
-                    config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+    # The in-process agents' clients read the models the gateway has loaded already.
+    botocore_session(data_loader=loader)
 
     async def credentials(task_arn: str, role_arn: str) -> dict[str, Any]:
         sts = runtime.services["sts"]
@@ -152,7 +143,7 @@ def _local_agent_server(config: Any, runtime: Any) -> Any:
             self.agent_task = asyncio.create_task(self._agent())
 
         async def _agent(self) -> None:
-            identity = LocalIdentity(settings.endpoint, settings.default_region,
+            identity = Identity(settings.endpoint, settings.default_region,
                                      root.access_key_id, root.secret_access_key)
             retention = float(os.environ.get("PORTSIDE_AGENT_RETENTION", "0"))
             # The EC2 capacity of the default cluster, and portside's Fargate capacity.
@@ -175,22 +166,6 @@ def _local_agent_server(config: Any, runtime: Any) -> Any:
                     "Fargate" if spec.fargate_zones else "EC2", exc)
 
     return Server(config)
-
-
-def _local_botocore_session() -> Any:
-    """The botocore session of `portside up`'s in-process agents: one for both, reading the
-    service models the gateway has loaded already, and without botocore's table of every AWS
-    endpoint (~7 MB in memory): these clients only ever call portside's own endpoint."""
-    import botocore.session
-    from botocore.regions import EndpointResolver
-
-    from portside.protocol.models import loader
-
-    session = botocore.session.get_session()
-    session.register_component("data_loader", loader)
-    session.register_component("endpoint_resolver", EndpointResolver(
-        {"partitions": [], "version": 3}, uses_builtin_data=False))
-    return session
 
 
 @main.command()

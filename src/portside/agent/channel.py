@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.regions import EndpointResolver
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
@@ -50,14 +52,45 @@ class Identity:
     def credentials(self) -> Credentials:
         return Credentials(self.access_key_id, self.secret_access_key, self.session_token)
 
+    def keys(self) -> dict[str, str | None]:
+        return {"aws_access_key_id": self.access_key_id,
+                "aws_secret_access_key": self.secret_access_key,
+                "aws_session_token": self.session_token}
+
     def ecs_client(self) -> Any:
         """An ECS client of botocore's (the AWS API the agent reports through)."""
-        session = botocore.session.get_session()
-        return session.create_client(
-            "ecs", region_name=self.region, endpoint_url=self.endpoint,
-            aws_access_key_id=self.access_key_id, aws_secret_access_key=self.secret_access_key,
-            aws_session_token=self.session_token,
-            config=Config(retries={"max_attempts": 3, "mode": "standard"}))
+        return new_client("ecs", self.region, self.endpoint, self.keys(), ECS_CLIENT_CONFIG)
+
+
+ECS_CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"})
+_SESSION_LOCK = threading.Lock()  # a botocore session builds one client at a time
+_SESSION: Any = None
+
+
+def botocore_session(data_loader: Any = None) -> Any:
+    """The process's one botocore session for the agent's clients (loading its data is the slow
+    part of a client). They only ever call portside's endpoint, so it goes without botocore's
+    table of every AWS endpoint (~7 MB in memory). `portside up` passes the gateway's model
+    loader, so that its in-process agents read the models it has loaded already."""
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            session = botocore.session.get_session()
+            if data_loader is not None:
+                session.register_component("data_loader", data_loader)
+            session.register_component("endpoint_resolver", EndpointResolver(
+                {"partitions": [], "version": 3}, uses_builtin_data=False))
+            _SESSION = session
+        return _SESSION
+
+
+def new_client(service: str, region: str, endpoint: str, keys: Mapping[str, str | None],
+               config: Config) -> Any:
+    """A botocore client of `service` at portside's `endpoint`, signed with `keys`."""
+    session = botocore_session()
+    with _SESSION_LOCK:
+        return session.create_client(service, region_name=region, endpoint_url=endpoint,
+                                     config=config, **keys)
 
 
 class Reconciler(Protocol):

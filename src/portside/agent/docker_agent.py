@@ -402,6 +402,13 @@ class DockerAgent:
             if run.known is not Known.STOPPED:
                 await self._stop(run, None, reason=f"DockerError: the host's Docker Engine "
                                  f"failed: {str(exc)[:200]}")
+        except Exception as exc:
+            # A fault of the agent's own: the task stops saying so rather than waiting forever
+            # in PENDING. Only the exception's type goes into the reason, which callers see.
+            log.exception("task %s: the agent failed", run.arn)
+            if run.known is not Known.STOPPED:
+                await self._stop(run, None, reason=f"AgentError: the agent failed to run the "
+                                 f"task ({type(exc).__name__}); see the agent's log")
 
     async def _start(self, run: TaskRun) -> None:
         definition = run.definition or {}

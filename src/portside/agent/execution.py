@@ -10,45 +10,27 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_r
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from typing import Any
 
-import botocore.session
 from botocore.config import Config
 
-from portside.agent.channel import Identity
+from portside.agent.channel import Identity, new_client
 from portside.agent.endpoints import REFRESH_BEFORE, CredentialSource
 
-_SESSION_LOCK = threading.Lock()
-_SESSION: Any = None
 CLIENT_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5,
                        read_timeout=30)
 
 
-def _session() -> Any:
-    """One botocore session per process: loading its data is the slow part of a client."""
-    global _SESSION
-    with _SESSION_LOCK:
-        if _SESSION is None:
-            _SESSION = botocore.session.get_session()
-        return _SESSION
-
-
-def new_client(identity: Identity, service: str, region: str,
-               credentials: dict[str, Any] | None) -> Any:
+def task_client(identity: Identity, service: str, region: str,
+                credentials: dict[str, Any] | None) -> Any:
     """A botocore client of portside's endpoint, signed with `credentials` (the STS shape) or
     with the agent's own."""
     keys = ({"aws_access_key_id": credentials["AccessKeyId"],
              "aws_secret_access_key": credentials["SecretAccessKey"],
              "aws_session_token": credentials.get("SessionToken")} if credentials else
-            {"aws_access_key_id": identity.access_key_id,
-             "aws_secret_access_key": identity.secret_access_key,
-             "aws_session_token": identity.session_token})
-    session = _session()
-    with _SESSION_LOCK:  # botocore sessions build clients one at a time
-        return session.create_client(service, region_name=region,
-                                     endpoint_url=identity.endpoint, config=CLIENT_CONFIG, **keys)
+            identity.keys())
+    return new_client(service, region, identity.endpoint, keys, CLIENT_CONFIG)
 
 
 class ExecutionRole:
@@ -89,7 +71,7 @@ class ExecutionRole:
         key = (service, region, (self._credentials or {}).get("AccessKeyId", ""))
         found = self._clients.get(key)
         if found is None:
-            found = await asyncio.to_thread(new_client, self.identity, service, region,
+            found = await asyncio.to_thread(task_client, self.identity, service, region,
                                             self._credentials)
             self._clients = {k: v for k, v in self._clients.items() if k[2] == key[2]}
             self._clients[key] = found

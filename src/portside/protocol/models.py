@@ -23,8 +23,10 @@ _DOCUMENTATION = ("documentation", "documentationUrl")
 def _without_documentation(obj: dict[str, Any]) -> dict[str, Any]:
     for key in _DOCUMENTATION:
         # Only a string is documentation: a member that happened to be named so is a dict.
+        # Emptied, not deleted: botocore's clients read some of them (client context
+        # parameters' `documentation`), and the empty string is shared.
         if isinstance(obj.get(key), str):
-            del obj[key]
+            obj[key] = ""
     return obj
 
 
