@@ -21,8 +21,10 @@ from portside.config import Settings
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 # Threads for blocking calls (Docker Engine requests, awslogs, disk): asyncio's default pool has
 # cores + 4 of them, and on a 2-core host 100 tasks starting at once queued behind 6 threads
-# (launch benchmark: 100 tasks took 6-7x bare Docker under load). Waiting threads cost little.
-BLOCKING_THREADS = 64
+# shared by both local agents (launch benchmark under load: 6.7-7x bare Docker in two rounds).
+# Many more contend for the GIL and dockerd: at 64, 100 tasks took 1.39x bare Docker on a quiet
+# machine, at 12-16 1.13-1.19x (2 rounds each; bare Docker starts them 10 at a time).
+BLOCKING_THREADS = 16
 
 
 @click.group()
