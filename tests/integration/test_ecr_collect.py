@@ -48,7 +48,10 @@ def stored_digests(s3) -> dict[str, str]:
     bucket = f"portside-ecr-{ACCOUNT}"
     found = {}
     for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-        data = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        try:
+            data = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+        except s3.exceptions.NoSuchKey:
+            continue  # the collector removed it after the listing
         found["sha256:" + hashlib.sha256(data).hexdigest()] = item["Key"]
     return found
 
