@@ -21,15 +21,11 @@ from portside.auth.policy import (
     parse_policy,
 )
 from portside.context import RequestContext
-from portside.protocol.errors import AwsError
+from portside.protocol.errors import AccessDenied
 from portside.services.base import Service
 
 if TYPE_CHECKING:
     from portside.runtime import Runtime
-
-
-class AccessDenied(AwsError):
-    """Raised by enforcement; `code` and `status` follow the service's protocol."""
 
 
 def authorize(runtime: Runtime, ctx: RequestContext, service: Service, operation: str,

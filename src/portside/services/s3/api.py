@@ -18,8 +18,8 @@ from sqlalchemy import delete, exists, insert, select, update
 from portside.auth.actions import Check, checks_for
 from portside.auth.policy import MalformedPolicy, PolicyKind, parse_policy
 from portside.context import RequestContext
-from portside.gateway.authorize import AccessDenied, authorize
-from portside.protocol.errors import AwsError
+from portside.gateway.authorize import authorize
+from portside.protocol.errors import AccessDenied, AwsError
 from portside.services.base import ResourcePolicy, Service
 from portside.services.s3 import access, buckets, listing, notifications, versions
 from portside.services.s3.errors import error
