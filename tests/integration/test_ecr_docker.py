@@ -83,12 +83,15 @@ def test_immutable_tag_is_refused_on_push(portside, busybox_image, docker_env, t
                                              imageTagMutability="IMMUTABLE")
     tag = f"{registry(portside)}/{name}:v1"
     build(tmp_path, tag, "first")
-    run(["docker", "push", tag], env=docker_env)
-    build(tmp_path, tag, "second")
-    answer = run(["docker", "push", tag], env=docker_env, check=False)
-    assert answer.returncode != 0
-    assert "already exists" in answer.stderr and "immutable" in answer.stderr
-    run(["docker", "rmi", tag])
+    first = run(["docker", "image", "inspect", "-f", "{{.Id}}", tag]).stdout.strip()
+    try:
+        run(["docker", "push", tag], env=docker_env)
+        build(tmp_path, tag, "second")
+        answer = run(["docker", "push", tag], env=docker_env, check=False)
+        assert answer.returncode != 0
+        assert "already exists" in answer.stderr and "immutable" in answer.stderr
+    finally:  # the first build lost its tag to the second but keeps its pushed digest
+        run(["docker", "rmi", "-f", tag, first], check=False)
 
 
 def test_push_refused_for_a_user_allowed_only_to_pull(portside, busybox_image, tmp_path):
