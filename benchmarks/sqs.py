@@ -115,6 +115,8 @@ class Figures:
     received: list[float] = field(default_factory=list)
     send_cpu_us: list[float] = field(default_factory=list)  # server CPU µs per message
     receive_cpu_us: list[float] = field(default_factory=list)
+    send_client_us: list[float] = field(default_factory=list)  # client CPU µs per message
+    receive_client_us: list[float] = field(default_factory=list)
     depths: list[int] = field(default_factory=list)  # queue depth when the receive load began
     failed_calls: int = 0
     first_error: str = ""
@@ -175,14 +177,17 @@ def measure_once(entry: Figures, args: argparse.Namespace) -> None:
         sent = load(server, send_batch_call)
         entry.depths.append(top_up(server.endpoint, args.prefill, args.prefill_seconds))
         received = load(server, receive_delete_call)
-    record(entry, sent, entry.sent, entry.send_cpu_us)
-    record(entry, received, entry.received, entry.receive_cpu_us)
+    record(entry, sent, entry.sent, entry.send_cpu_us, entry.send_client_us)
+    record(entry, received, entry.received, entry.receive_cpu_us, entry.receive_client_us)
 
 
-def record(entry: Figures, load: LoadResult, rates: list[float], cpu: list[float]) -> None:
+def record(entry: Figures, load: LoadResult, rates: list[float], cpu: list[float],
+           client_cpu: list[float]) -> None:
     rates.append(load.rate * BATCH)
     if load.cpu_ms_per_call is not None:
         cpu.append(1000 * load.cpu_ms_per_call / BATCH)
+    if load.client_cpu_ms_per_call is not None:
+        client_cpu.append(1000 * load.client_cpu_ms_per_call / BATCH)
     entry.failed_calls += load.failed
     entry.first_error = entry.first_error or load.first_error
 
@@ -214,9 +219,11 @@ def spread(values: list[float], digits: int) -> str:
 def figures_table(figures: list[Figures]) -> str:
     headers = ["server", "version", "sent msgs/s", "received+deleted msgs/s",
                "server CPU µs/msg sent", "server CPU µs/msg received+deleted",
+               "client CPU µs/msg sent", "client CPU µs/msg received+deleted",
                "queue depth at receive", "failed calls"]
     rows = [[e.peer.name, e.version or "–", spread(e.sent, 0), spread(e.received, 0),
              spread(e.send_cpu_us, 0), spread(e.receive_cpu_us, 0),
+             spread(e.send_client_us, 0), spread(e.receive_client_us, 0),
              spread([float(d) for d in e.depths], 0), str(e.failed_calls) if e.sent else "–"]
             for e in figures]
     return markdown_table(headers, rows)
@@ -276,7 +283,8 @@ def notes(figures: list[Figures]) -> str:
         "messages in memory only.",
         "- The client processes share the machine's cores with the server, so the rates are "
         "those of server and clients together, the same handicap for every server. Server CPU "
-        "µs/msg (from /proc, over the counted window) hardly depends on that.",
+        "µs/msg (from /proc, over the counted window) hardly depends on that; client CPU "
+        "µs/msg is that of all client processes over the messages they counted.",
     ]
     for entry in figures:
         if entry.problem:
