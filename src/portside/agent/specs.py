@@ -186,7 +186,8 @@ def _process_settings(container: dict[str, Any], network_mode: str) -> dict[str,
 def network_bindings(container: dict[str, Any], network_mode: str,
                      inspected: dict[str, Any]) -> list[dict[str, Any]]:
     """`networkBindings` as Docker bound them (dynamic host ports as it chose them); in host
-    mode the container's own ports are the host's."""
+    mode the container's own ports are the host's. `inspected` is needed only for a bridge
+    container with `portMappings` (the agent inspects no other)."""
     if network_mode == "host":
         return [{"bindIP": "0.0.0.0", "containerPort": m["containerPort"],
                  "hostPort": m.get("hostPort") or m["containerPort"],
@@ -195,7 +196,7 @@ def network_bindings(container: dict[str, Any], network_mode: str,
     if network_mode != "bridge":
         return []
     found = []
-    for key, binds in (inspected["NetworkSettings"].get("Ports") or {}).items():
+    for key, binds in ((inspected.get("NetworkSettings") or {}).get("Ports") or {}).items():
         port, protocol = key.split("/")
         for bind in binds or ():
             found.append({"bindIP": bind["HostIp"] or "0.0.0.0", "containerPort": int(port),
