@@ -1,8 +1,9 @@
-"""AWS Signature Version 4, checked on the server side.
+"""AWS Signature Version 4, checked on the server side (and signed, for the agent's requests).
 
 The SDKs sign every request; this module recomputes each signature the way they do and, when it
 does not match, says why in the words AWS uses for that protocol. It is pure: the caller looks up
-the secret of the access key and passes the clock in.
+the secret of the access key and passes the clock in. `sign` builds the same canonical request
+for the agent's own requests to portside.
 
 Specs: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
 (the canonical request), and for S3, whose rules differ in places,
@@ -382,6 +383,31 @@ def verify(request: HttpRequest, signed: SignedRequest, secret_key: str, now: da
                                signed.signature.encode()):
         raise _signature_mismatch(request, signed, canonical, to_sign)
     _check_body(request, signed, s3)
+
+
+def sign(request: HttpRequest, access_key: str, secret_key: str, region: str, service: str,
+         now: datetime, session_token: str | None = None) -> None:
+    """Sign `request` in place, as an SDK does, for portside's own clients (the agent): add
+    x-amz-date, x-amz-security-token and Authorization over every header it carries (`host`
+    among them). The payload is x-amz-content-sha256 when set (S3), else the body's sha256. The
+    canonical request is the one `verify` rebuilds, so the two cannot disagree."""
+    headers = request.headers
+    timestamp = _basic(now)
+    headers["x-amz-date"] = timestamp
+    if session_token:
+        headers["x-amz-security-token"] = session_token
+    credential = Credential(access_key, timestamp[:8], region, service)
+    signed = SignedRequest(
+        credential=credential, amz_date=now, timestamp=timestamp,
+        signed_headers=tuple(sorted(headers)), signature="", presigned=False, expires=None,
+        session_token=session_token, payload_hash=headers.get("x-amz-content-sha256")
+        or hashlib.sha256(request.body).hexdigest())
+    to_sign = string_to_sign(signed, canonical_request(request, signed, s3=service == "s3"))
+    key = signing_key(secret_key, credential.date, region, service)
+    signature = hmac.digest(key, to_sign.encode(), "sha256").hex()
+    headers["authorization"] = (
+        f"{ALGORITHM} Credential={access_key}/{credential.scope}, "
+        f"SignedHeaders={';'.join(signed.signed_headers)}, Signature={signature}")
 
 
 def canonical_request(request: HttpRequest, signed: SignedRequest, *, s3: bool) -> str:
