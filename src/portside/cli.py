@@ -41,7 +41,8 @@ def main() -> None:
               help="Where state lives (default: $PORTSIDE_DATA_DIR or ~/.local/share/portside).")
 def up(host: str | None, port: int | None, data_dir: Path | None) -> None:
     """Start portside and serve every AWS API it implements on one endpoint."""
-    _import_without_extras()
+    # botocore.compat decides at import whether awscrt is there.
+    _import_without_extras("botocore.compat", "uvicorn", "requests")
     import uvicorn
 
     from portside.gateway.app import Gateway
@@ -83,15 +84,16 @@ async def _run_agent(agent: Any) -> None:
     await agent.run()
 
 
-def _import_without_extras() -> None:
-    """Import botocore, uvicorn and requests without optional libraries they load whenever
-    installed, which would stay resident in an idle `portside up` or `portside agent` for
-    nothing: awscrt (~6 MB), with which botocore signs client requests (the server verifies
-    signatures itself, the agents' clients sign in Python, and S3's CRC32C/CRC64NVME checksums
-    import awscrt on first use); watchfiles with anyio (~1 MB), for uvicorn's reload on code
-    changes; and charset_normalizer (~2.5 MB), with which requests guesses the encoding of a
-    response that names none — docker-py's Docker Engine answers are JSON, and without a
-    detector requests falls back to UTF-8."""
+def _import_without_extras(*modules: str) -> None:
+    """Import `modules` without optional libraries they load whenever installed, which would
+    stay resident in an idle `portside up` or `portside agent` for nothing: awscrt (~6 MB), with
+    which botocore signs client requests (the server verifies signatures itself, the agents sign
+    with portside.auth.sigv4, and S3's CRC32C/CRC64NVME checksums import awscrt on first use);
+    watchfiles with anyio (~1 MB), for uvicorn's reload on code changes; and charset_normalizer
+    (~2.5 MB), with which requests guesses the encoding of a response that names none —
+    docker-py's Docker Engine answers are JSON, and without a detector requests falls back to
+    UTF-8."""
+    import importlib
     import importlib.abc
     import warnings
 
@@ -105,11 +107,10 @@ def _import_without_extras() -> None:
     finder = Skip()
     sys.meta_path.insert(0, finder)
     try:
-        import botocore.compat  # noqa: F401  (it decides now whether awscrt is there)
-        import uvicorn  # noqa: F401
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # requests warns that it has no charset detector
-            import requests  # noqa: F401
+            for module in modules:
+                importlib.import_module(module)
     finally:
         sys.meta_path.remove(finder)
 
@@ -123,14 +124,11 @@ def _local_agent_server(config: Any, runtime: Any) -> Any:
 
     import uvicorn
 
-    from portside.agent.channel import Identity, botocore_session
+    from portside.agent.channel import Identity
     from portside.agent.docker_agent import AgentSpec, DockerAgent
-    from portside.protocol.models import loader
 
     settings = runtime.settings
     root = settings.root_keys[0]
-    # The in-process agents' clients read the models the gateway has loaded already.
-    botocore_session(data_loader=loader)
 
     async def credentials(task_arn: str, role_arn: str) -> dict[str, Any]:
         sts = runtime.services["sts"]
@@ -158,8 +156,8 @@ def _local_agent_server(config: Any, runtime: Any) -> Any:
 
         async def _run(self, identity: Identity, spec: AgentSpec) -> None:
             try:
-                # Building botocore's ECS client and docker-py's client takes a while: not on
-                # the loop that serves requests and channels.
+                # Building docker-py's client takes a while: not on the loop that serves
+                # requests and channels.
                 agent = await asyncio.to_thread(DockerAgent, identity, spec, credentials)
                 await agent.run()
             except Exception as exc:  # no engine, or not root: portside runs without it
@@ -188,7 +186,7 @@ def agent(endpoint: str, cluster: str, attributes: tuple[str, ...], cpu: int | N
     """Join this host to a control plane and run its tasks on the local Docker Engine."""
     import asyncio
 
-    _import_without_extras()
+    _import_without_extras("requests")
 
     from portside.agent.channel import Identity
     from portside.agent.docker_agent import AgentSpec, DockerAgent
@@ -278,19 +276,14 @@ def status(endpoint: str | None) -> None:
 @click.option("--endpoint", default=None, help="portside's endpoint (default from settings).")
 def reset(endpoint: str | None) -> None:
     """Wipe every service's state (signed with the root credentials)."""
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
+    from portside.agent import aws
 
     settings = Settings.from_env()
     root = settings.root_keys[0]
     url = (endpoint or settings.endpoint).rstrip("/") + "/_portside/reset"
-    request = AWSRequest(method="POST", url=url, data=b"")
-    SigV4Auth(Credentials(root.access_key_id, root.secret_access_key), "portside",
-              settings.default_region).add_auth(request)
-    prepared = request.prepare()
-    http_request = urllib.request.Request(url, data=b"", method="POST",
-                                          headers=dict(prepared.headers))
+    headers = aws.signed_headers(aws.Keys(root.access_key_id, root.secret_access_key),
+                                 settings.default_region, aws.Service("portside"), "POST", url)
+    http_request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
     try:
         with urllib.request.urlopen(http_request, timeout=10):
             click.echo("portside state wiped")

@@ -5,6 +5,8 @@ retried."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -212,3 +214,16 @@ def test_a_kept_alive_connection_the_server_closed_is_replaced():
         for connection in client._connections._idle:
             connection.sock.shutdown(2)  # as a server's keep-alive timeout leaves it
         assert client.call("ListClusters") == {} and len(seen) == 2
+
+
+def test_portside_agent_imports_no_botocore():
+    """What `portside agent` imports; botocore would hold ~20 MB in every idle agent."""
+    code = ("import sys\n"
+            "from portside.cli import _import_without_extras\n"
+            "_import_without_extras('requests')\n"
+            "import portside.agent.docker_agent\n"
+            "sys.exit(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('botocore', 'boto3', 'awscrt')) or None)\n")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert ran.returncode == 0, ran.stderr

@@ -22,8 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from portside.agent import aws
 from portside.agent.execution import ExecutionRole, error_text
 
 log = logging.getLogger("portside.agent")
@@ -108,17 +107,24 @@ async def prepare(role: ExecutionRole, target: LogTarget, stream: str) -> None:
     """CreateLogGroup (awslogs-create-group) and CreateLogStream, as the driver does when the
     container is created. Raises LogSetupError with the task's stopped reason."""
     try:
-        logs = await role.client("logs", target.region)
+        logs = await role.client(aws.LOGS, target.region)
         if target.create_group:
-            with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-                await asyncio.to_thread(logs.create_log_group, logGroupName=target.group)
-        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
-            await asyncio.to_thread(logs.create_log_stream, logGroupName=target.group,
-                                    logStreamName=stream)
-    except (ClientError, BotoCoreError, RuntimeError) as exc:
+            await asyncio.to_thread(_create, logs, "CreateLogGroup", logGroupName=target.group)
+        await asyncio.to_thread(_create, logs, "CreateLogStream", logGroupName=target.group,
+                                logStreamName=stream)
+    except (aws.CallError, RuntimeError) as exc:
         raise LogSetupError(
             "ResourceInitializationError: failed to validate logger args: failed to create "
             f"Cloudwatch log stream: {error_text(exc)} : exit status 1") from None
+
+
+def _create(logs: aws.Client, operation: str, **params: str) -> None:
+    """CreateLogGroup or CreateLogStream, where one that exists already will do."""
+    try:
+        logs.call(operation, **params)
+    except aws.ServiceError as exc:
+        if exc.code != "ResourceAlreadyExistsException":
+            raise
 
 
 def position_file(state_dir: Path, docker_id: str) -> Path:
@@ -206,13 +212,13 @@ class Shipper:
         if not events:
             return
         try:
-            logs = await self.role.client("logs", self.target.region)
+            logs = await self.role.client(aws.LOGS, self.target.region)
             for batch in batches(events):
-                await asyncio.to_thread(logs.put_log_events, logGroupName=self.target.group,
+                await asyncio.to_thread(logs.call, "PutLogEvents", logGroupName=self.target.group,
                                         logStreamName=self.stream, logEvents=batch)
                 self.shipped = max(self.shipped, batch[-1]["timestamp"])
             await asyncio.to_thread(self._save)
-        except (ClientError, BotoCoreError, RuntimeError) as exc:
+        except (aws.CallError, RuntimeError) as exc:
             # Never the messages themselves in the agent's log: they may hold anything.
             log.warning("awslogs: %d events for %s/%s not delivered: %s", len(events),
                         self.target.group, self.stream, error_text(exc))

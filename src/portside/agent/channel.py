@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,21 +21,17 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
 
-import botocore.session
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.config import Config
-from botocore.credentials import Credentials
-from botocore.exceptions import BotoCoreError, ClientError
-from botocore.regions import EndpointResolver
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
+
+from portside.agent import aws
 
 log = logging.getLogger("portside.agent")
 
 CHANNEL_PATH = "/_portside/agent/ws"
 RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)  # seconds, the last one repeated
 MAX_MESSAGE = 64 * 1024 * 1024
+ECS_CLIENT_CONFIG = aws.Config(attempts=3)
 
 
 @dataclass(frozen=True)
@@ -49,48 +44,13 @@ class Identity:
     secret_access_key: str
     session_token: str | None = None
 
-    def credentials(self) -> Credentials:
-        return Credentials(self.access_key_id, self.secret_access_key, self.session_token)
+    @property
+    def keys(self) -> aws.Keys:
+        return aws.Keys(self.access_key_id, self.secret_access_key, self.session_token)
 
-    def keys(self) -> dict[str, str | None]:
-        return {"aws_access_key_id": self.access_key_id,
-                "aws_secret_access_key": self.secret_access_key,
-                "aws_session_token": self.session_token}
-
-    def ecs_client(self) -> Any:
-        """An ECS client of botocore's (the AWS API the agent reports through)."""
-        return new_client("ecs", self.region, self.endpoint, self.keys(), ECS_CLIENT_CONFIG)
-
-
-ECS_CLIENT_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"})
-_SESSION_LOCK = threading.Lock()  # a botocore session builds one client at a time
-_SESSION: Any = None
-
-
-def botocore_session(data_loader: Any = None) -> Any:
-    """The process's one botocore session for the agent's clients (loading its data is the slow
-    part of a client). They only ever call portside's endpoint, so it goes without botocore's
-    table of every AWS endpoint (~7 MB in memory). `portside up` passes the gateway's model
-    loader, so that its in-process agents read the models it has loaded already."""
-    global _SESSION
-    with _SESSION_LOCK:
-        if _SESSION is None:
-            session = botocore.session.get_session()
-            if data_loader is not None:
-                session.register_component("data_loader", data_loader)
-            session.register_component("endpoint_resolver", EndpointResolver(
-                {"partitions": [], "version": 3}, uses_builtin_data=False))
-            _SESSION = session
-        return _SESSION
-
-
-def new_client(service: str, region: str, endpoint: str, keys: Mapping[str, str | None],
-               config: Config) -> Any:
-    """A botocore client of `service` at portside's `endpoint`, signed with `keys`."""
-    session = botocore_session()
-    with _SESSION_LOCK:
-        return session.create_client(service, region_name=region, endpoint_url=endpoint,
-                                     config=config, **keys)
+    def ecs_client(self) -> aws.Client:
+        """The ECS API the agent reports through."""
+        return aws.Client(aws.ECS, self.endpoint, self.region, self.keys, ECS_CLIENT_CONFIG)
 
 
 class Reconciler(Protocol):
@@ -106,10 +66,9 @@ class Reconciler(Protocol):
 
 def signed_headers(identity: Identity, url: str) -> dict[str, str]:
     """The SigV4 headers of a GET of `url` (the channel's upgrade request), service `ecs`."""
-    request = AWSRequest(method="GET", url=url)
-    SigV4Auth(identity.credentials(), "ecs", identity.region).add_auth(request)
-    return {k: v for k, v in request.headers.items()
-            if k.lower() in ("authorization", "x-amz-date", "x-amz-security-token")}
+    headers = aws.signed_headers(identity.keys, identity.region, aws.ECS, "GET", url)
+    return {k: v for k, v in headers.items()
+            if k in ("authorization", "x-amz-date", "x-amz-security-token")}
 
 
 class Channel:
@@ -240,18 +199,17 @@ REPORT_RETRIES = 40
 REPORT_BACKOFF = 0.25  # seconds, times the attempt number (at most 20)
 
 
-async def submit_report(ecs: Any, call: str, **kwargs: Any) -> None:
-    """Report a state change through the ECS API (`submit_task_state_change` …), retrying while
+async def submit_report(ecs: aws.Client, operation: str, **params: Any) -> None:
+    """Report a state change through the ECS API (`SubmitTaskStateChange` …), retrying while
     the control plane is away: a report is never dropped; a task it no longer knows is the end
     of it. Both the Docker agent and the simulated host report this way."""
-    method = getattr(ecs, call)
     for attempt in range(REPORT_RETRIES):
         try:
-            await asyncio.to_thread(method, **kwargs)
+            await asyncio.to_thread(ecs.call, operation, **params)
             return
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "InvalidParameterException":
+        except aws.ServiceError as exc:
+            if exc.code == "InvalidParameterException":
                 return
             raise
-        except BotoCoreError:
+        except aws.EndpointError:
             await asyncio.sleep(REPORT_BACKOFF * min(attempt + 1, 20))

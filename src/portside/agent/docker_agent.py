@@ -33,10 +33,9 @@ from typing import Any
 import docker
 import docker.errors
 import requests
-from botocore.exceptions import ClientError
 
 from portside import __version__
-from portside.agent import awslogs, envfiles, volumes
+from portside.agent import aws, awslogs, envfiles, volumes
 from portside.agent.capabilities import host_attributes
 from portside.agent.cgroups import TaskCgroups
 from portside.agent.channel import Channel, Identity, submit_report
@@ -260,16 +259,15 @@ class DockerAgent:
         if self.container_instance_arn is not None:
             request["containerInstanceArn"] = self.container_instance_arn
         try:
-            found = await asyncio.to_thread(self.ecs.register_container_instance, **request)
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if code == "ClusterNotFoundException" and spec.cluster == "default":
-                await asyncio.to_thread(self.ecs.create_cluster, clusterName="default")
-            elif code == "InvalidParameterException" and "containerInstanceArn" in request:
+            found = await asyncio.to_thread(self.ecs.call, "RegisterContainerInstance", **request)
+        except aws.ServiceError as exc:
+            if exc.code == "ClusterNotFoundException" and spec.cluster == "default":
+                await asyncio.to_thread(self.ecs.call, "CreateCluster", clusterName="default")
+            elif exc.code == "InvalidParameterException" and "containerInstanceArn" in request:
                 del request["containerInstanceArn"]  # deregistered meanwhile: join anew
             else:
                 raise
-            found = await asyncio.to_thread(self.ecs.register_container_instance, **request)
+            found = await asyncio.to_thread(self.ecs.call, "RegisterContainerInstance", **request)
         self.container_instance_arn = found["containerInstance"]["containerInstanceArn"]
         spec.state_dir.mkdir(parents=True, exist_ok=True)
         self._state_file().write_text(json.dumps(
@@ -511,7 +509,7 @@ class DockerAgent:
         for name, report in run.containers.items():
             report["networkBindings"] = bindings.get(name, [])
         run.known = Known.RUNNING
-        await self._submit("submit_task_state_change", **self._report(run))
+        await self._submit("SubmitTaskStateChange", **self._report(run))
 
     async def _attach_eni(self, run: TaskRun) -> None:
         """The task's network namespace: a pause container on the awsvpc network; its address
@@ -528,7 +526,7 @@ class DockerAgent:
                     {"name": "privateDnsName", "value": f"ip-{details['address'].replace('.', '-')}"
                                                         ".ec2.internal"}])
             run.attachments[attachment_id] = "ATTACHED"
-            await self._submit("submit_attachment_state_changes", cluster=run.cluster,
+            await self._submit("SubmitAttachmentStateChanges", cluster=run.cluster,
                                attachments=[{"attachmentArn": run.attachment_arns[attachment_id],
                                              "status": "ATTACHED"}])
 
@@ -600,7 +598,7 @@ class DockerAgent:
             reason = f"Essential container in task exited ({exited})"
         if reason:
             report["reason"] = reason
-        await self._submit("submit_task_state_change", **report)
+        await self._submit("SubmitTaskStateChange", **report)
 
     def _report(self, run: TaskRun) -> dict[str, Any]:
         return {
@@ -612,8 +610,8 @@ class DockerAgent:
                             if s != "PRECREATED" and a in run.attachment_arns],
             **run.times}
 
-    async def _submit(self, call: str, **kwargs: Any) -> None:
-        await submit_report(self.ecs, call, **kwargs)
+    async def _submit(self, operation: str, **params: Any) -> None:
+        await submit_report(self.ecs, operation, **params)
 
     # -- Docker (blocking; called in threads) ----------------------------------------------------
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from portside.agent import aws
 from portside.agent.execution import ExecutionRole, error_text
 
 _S3_ARN = "arn:aws:s3:::"
@@ -40,10 +39,9 @@ async def _fetch(role: ExecutionRole, region: str, arn: str) -> str:
         raise EnvFileError(f"ResourceInitializationError: failed to download env files: "
                            f"{arn} is not an S3 object ARN")
     try:
-        s3 = await role.client("s3", region)
-        answer = await asyncio.to_thread(s3.get_object, Bucket=bucket, Key=key)
-        body = await asyncio.to_thread(answer["Body"].read)
-    except (ClientError, BotoCoreError, RuntimeError) as exc:
+        s3 = await role.client(aws.S3, region)
+        body = await asyncio.to_thread(s3.get_object, bucket, key)
+    except (aws.CallError, RuntimeError) as exc:
         raise EnvFileError(f"ResourceInitializationError: failed to download env files: "
                            f"{arn}: {error_text(exc)}") from None
     return body.decode("utf-8", "replace")

@@ -9,33 +9,19 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_execution_IAM_r
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
-from botocore.config import Config
-
-from portside.agent.channel import Identity, new_client
+from portside.agent import aws
+from portside.agent.channel import Identity
 from portside.agent.endpoints import REFRESH_BEFORE, CredentialSource
 
-CLIENT_CONFIG = Config(retries={"max_attempts": 2, "mode": "standard"}, connect_timeout=5,
-                       read_timeout=30)
-
-
-def task_client(identity: Identity, service: str, region: str,
-                credentials: dict[str, Any] | None) -> Any:
-    """A botocore client of portside's endpoint, signed with `credentials` (the STS shape) or
-    with the agent's own."""
-    keys = ({"aws_access_key_id": credentials["AccessKeyId"],
-             "aws_secret_access_key": credentials["SecretAccessKey"],
-             "aws_session_token": credentials.get("SessionToken")} if credentials else
-            identity.keys())
-    return new_client(service, region, identity.endpoint, keys, CLIENT_CONFIG)
+CLIENT_CONFIG = aws.Config(attempts=2, connect_timeout=5, read_timeout=30)
 
 
 class ExecutionRole:
     """One task's execution role: its credentials (renewed before they expire) and clients
-    signed with them, by service and Region. Blocking calls: use `client` off the loop."""
+    signed with them. A client's calls block: make them off the loop."""
 
     def __init__(self, identity: Identity, source: CredentialSource | None, task_arn: str,
                  role_arn: str | None) -> None:
@@ -45,7 +31,6 @@ class ExecutionRole:
         self.role_arn = role_arn
         self._credentials: dict[str, Any] | None = None
         self._expires = 0.0
-        self._clients: dict[tuple[str, str, str], Any] = {}
 
     async def refresh(self) -> None:
         """Assume the role when there is one and its credentials are (nearly) expired. Raises
@@ -66,22 +51,14 @@ class ExecutionRole:
             else time.time() + 3600
         self._credentials = found
 
-    async def client(self, service: str, region: str) -> Any:
+    async def client(self, service: aws.Service, region: str) -> aws.Client:
+        """A client of `service` in `region`, signed with the role's credentials, or with the
+        agent's own when the task has no execution role."""
         await self.refresh()
-        key = (service, region, (self._credentials or {}).get("AccessKeyId", ""))
-        found = self._clients.get(key)
-        if found is None:
-            found = await asyncio.to_thread(task_client, self.identity, service, region,
-                                            self._credentials)
-            self._clients = {k: v for k, v in self._clients.items() if k[2] == key[2]}
-            self._clients[key] = found
-        return found
+        keys = aws.Keys.from_sts(self._credentials) if self._credentials else self.identity.keys
+        return aws.Client(service, self.identity.endpoint, region, keys, CLIENT_CONFIG)
 
 
 def error_text(exc: BaseException) -> str:
-    """`Code: message` of an AWS error (a botocore ClientError), else the exception's text."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        error = response["Error"]
-        return f"{error.get('Code')}: {error.get('Message')}"
+    """`Code: message` of an AWS error, else the exception's text."""
     return str(exc) or type(exc).__name__

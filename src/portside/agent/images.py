@@ -27,9 +27,9 @@ from urllib.parse import urlsplit
 
 import docker.errors
 import requests
-from botocore.exceptions import BotoCoreError, ClientError
 from docker.utils import parse_repository_tag
 
+from portside.agent import aws
 from portside.agent.channel import Identity
 from portside.agent.execution import ExecutionRole, error_text
 
@@ -71,8 +71,8 @@ def ecr_region(image: str, identity: Identity) -> str | None:
 
 
 async def _ecr_auth(role: ExecutionRole, region: str) -> dict[str, str]:
-    ecr = await role.client("ecr", region)
-    answer = await asyncio.to_thread(ecr.get_authorization_token)
+    ecr = await role.client(aws.ECR, region)
+    answer = await asyncio.to_thread(ecr.call, "GetAuthorizationToken")
     token = answer["authorizationData"][0]["authorizationToken"]
     username, _, password = base64.b64decode(token).decode().partition(":")
     return {"username": username, "password": password}
@@ -136,7 +136,7 @@ async def pull_images(client: Any, role: ExecutionRole, containers: list[dict[st
             if region not in auths:
                 try:
                     auths[region] = await _ecr_auth(role, region)
-                except (ClientError, BotoCoreError, RuntimeError) as exc:
+                except (aws.CallError, RuntimeError) as exc:
                     raise PullError(name, f"CannotPullContainerError: {image}: unable to "
                                     f"retrieve ecr registry auth: {error_text(exc)}") from None
             auth = auths[region]

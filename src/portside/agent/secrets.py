@@ -13,8 +13,7 @@ import json
 import re
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from portside.agent import aws
 from portside.agent.execution import ExecutionRole, error_text
 from portside.services.secretsmanager.ids import BadValueFrom, parse_value_from
 
@@ -47,9 +46,9 @@ async def _from_secrets_manager(role: ExecutionRole, value_from: str) -> str:
     if ref.version_stage:
         params["VersionStage"] = ref.version_stage
     try:
-        client = await role.client("secretsmanager", ref.region)
-        answer = await asyncio.to_thread(client.get_secret_value, **params)
-    except (ClientError, BotoCoreError, RuntimeError) as exc:
+        client = await role.client(aws.SECRETS_MANAGER, ref.region)
+        answer = await asyncio.to_thread(client.call, "GetSecretValue", **params)
+    except (aws.CallError, RuntimeError) as exc:
         raise _secretsmanager_failure(value_from, error_text(exc)) from None
     text = answer.get("SecretString")
     if text is None:
@@ -71,10 +70,10 @@ async def _from_secrets_manager(role: ExecutionRole, value_from: str) -> str:
 async def _from_parameter_store(role: ExecutionRole, value_from: str, region: str) -> str:
     match = _SSM_ARN.fullmatch(value_from)
     try:
-        client = await role.client("ssm", match["region"] if match else region)
-        answer = await asyncio.to_thread(client.get_parameters, Names=[value_from],
+        client = await role.client(aws.SSM, match["region"] if match else region)
+        answer = await asyncio.to_thread(client.call, "GetParameters", Names=[value_from],
                                          WithDecryption=True)
-    except (ClientError, BotoCoreError, RuntimeError) as exc:
+    except (aws.CallError, RuntimeError) as exc:
         raise _ssm_failure(value_from, error_text(exc)) from None
     if answer.get("InvalidParameters") or not answer.get("Parameters"):
         raise _ssm_failure(value_from, f"invalid parameters: {value_from}")

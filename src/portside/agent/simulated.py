@@ -21,9 +21,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from botocore.exceptions import ClientError
-
 from portside import __version__
+from portside.agent import aws
 from portside.agent.capabilities import host_attributes
 from portside.agent.channel import Channel, Identity, submit_report
 from portside.ids import new_uuid
@@ -142,14 +141,14 @@ class SimulatedHost:
         if self.container_instance_arn is not None:
             request["containerInstanceArn"] = self.container_instance_arn
         try:
-            found = await asyncio.to_thread(self.ecs.register_container_instance, **request)
-        except ClientError as exc:
+            found = await asyncio.to_thread(self.ecs.call, "RegisterContainerInstance", **request)
+        except aws.ServiceError as exc:
             # The ECS agent creates the default cluster when it is missing.
-            if exc.response["Error"]["Code"] != "ClusterNotFoundException" or \
+            if exc.code != "ClusterNotFoundException" or \
                     spec.cluster != "default":
                 raise
-            await asyncio.to_thread(self.ecs.create_cluster, clusterName="default")
-            found = await asyncio.to_thread(self.ecs.register_container_instance, **request)
+            await asyncio.to_thread(self.ecs.call, "CreateCluster", clusterName="default")
+            found = await asyncio.to_thread(self.ecs.call, "RegisterContainerInstance", **request)
         self.container_instance_arn = found["containerInstance"]["containerInstanceArn"]
 
     # -- the Reconciler protocol -----------------------------------------------------------
@@ -212,7 +211,7 @@ class SimulatedHost:
                 sim.arn, attachment_id, [{"name": "privateIPv4Address",
                                           "value": _address(attachment_id)}])
             sim.attachments[attachment_id] = "ATTACHED"
-            await self._submit("submit_attachment_state_changes", cluster=sim.cluster,
+            await self._submit("SubmitAttachmentStateChanges", cluster=sim.cluster,
                                attachments=[{"attachmentArn": sim.attachment_arns[attachment_id],
                                              "status": "ATTACHED"}])
         sim.times["pullStartedAt"] = time.time()
@@ -230,7 +229,7 @@ class SimulatedHost:
                 "runtimeId": new_uuid().replace("-", "") * 2,
                 "networkBindings": self._bindings(sim, container)}
         sim.known = "RUNNING"
-        await self._submit("submit_task_state_change", **self._report(sim))
+        await self._submit("SubmitTaskStateChange", **self._report(sim))
 
     async def _stop(self, sim: SimTask, exit_code: int | None, reason: str | None,
                     started: bool = True) -> None:
@@ -248,7 +247,7 @@ class SimulatedHost:
         report = self._report(sim)
         if reason:
             report["reason"] = reason
-        await self._submit("submit_task_state_change", **report)
+        await self._submit("SubmitTaskStateChange", **report)
 
     def _report(self, sim: SimTask) -> dict[str, Any]:
         report: dict[str, Any] = {
@@ -272,8 +271,8 @@ class SimulatedHost:
                           "hostPort": host_port, "protocol": mapping.get("protocol", "tcp")})
         return found
 
-    async def _submit(self, call: str, **kwargs: Any) -> None:
-        await submit_report(self.ecs, call, **kwargs)
+    async def _submit(self, operation: str, **params: Any) -> None:
+        await submit_report(self.ecs, operation, **params)
 
 
 def _address(attachment_id: str) -> str:
