@@ -106,10 +106,11 @@ def json_error(status: int, headers: Mapping[str, str], body: bytes) -> ServiceE
     if not isinstance(document, dict):
         document = {}
     code = headers.get("x-amzn-errortype") or document.get("__type") or document.get("code")
-    message = document.get("message") or document.get("Message") or ""
-    if not isinstance(code, str) or not code:
+    code = code.partition(":")[0].rpartition("#")[2] if isinstance(code, str) else ""
+    if not code:
         return ServiceError(str(status), http.client.responses.get(status, ""), status)
-    return ServiceError(code.partition(":")[0].rpartition("#")[2], str(message), status)
+    message = document.get("message") or document.get("Message") or ""
+    return ServiceError(code, str(message), status)
 
 
 def xml_error(status: int, body: bytes) -> ServiceError:
@@ -253,6 +254,7 @@ class Client:
         kept-alive connection the server has closed meanwhile is replaced at once, as that is
         no failure of the call."""
         url = f"{self.endpoint}{path}"
+        path = urlsplit(url).path  # with the endpoint's own path, if it has one
         while True:
             connection, reused = self._connections.take(self.config)
             signed = signed_headers(self.keys, self.region, self.service, method, url,
