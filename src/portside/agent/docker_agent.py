@@ -33,6 +33,8 @@ from typing import Any
 import docker
 import docker.errors
 import requests
+from docker.models.containers import _create_container_args
+from docker.transport import UnixHTTPAdapter
 
 from portside import __version__
 from portside.agent import aws, awslogs, envfiles, volumes
@@ -75,6 +77,33 @@ DEPENDENCY_POLL = 0.2  # seconds between checks of a dependsOn condition
 DEPENDENCY_TIMEOUT = 300.0
 RUNNING_RECHECK = 5.0  # a running task re-reads Docker this often even without events
 ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException)
+# The container events a task's loop wakes for: an exit (its code), a health change, a removal.
+WATCHED_EVENTS = ("die", "health_status", "destroy")
+ENGINE_CONNECTIONS = 32  # kept open to the engine: more than the agent's blocking threads
+
+
+class _SocketPool(UnixHTTPAdapter):
+    """docker-py's Unix-socket adapter keeps a connection pool per URL, so every call about a
+    container (inspect, start, stop, remove: each a URL of its own) opened a new connection to
+    the engine: ten per task. This one keeps one pool for the socket."""
+
+    def get_connection(self, url: str, proxies: Any = None) -> Any:
+        return super().get_connection("http+docker://localhost", proxies)
+
+
+def engine_client() -> docker.DockerClient:
+    """docker-py's client of the local Docker Engine, whose connections serve all its calls.
+    On a Unix socket requests' look-ups of proxy variables and ~/.netrc on every call are of no
+    use, and go."""
+    client = docker.DockerClient.from_env(version="auto")
+    adapter = client.api.get_adapter(client.api.base_url)
+    if isinstance(adapter, UnixHTTPAdapter):
+        client.api.mount("http+docker://", _SocketPool(
+            f"http+unix://{adapter.socket_path}", adapter.timeout,
+            max_pool_size=ENGINE_CONNECTIONS))
+        adapter.close()
+        client.api.trust_env = False
+    return client
 
 
 def agent_key(state_dir: Path) -> str:
@@ -118,6 +147,9 @@ class TaskRun:
     known: Known = Known.PENDING
     containers: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> report
     docker_ids: dict[str, str] = field(default_factory=dict)  # name -> container id
+    # Exit codes of its containers, by container id, as their `die` events told them
+    exits: dict[str, int | None] = field(default_factory=dict)
+    checked: float = 0.0  # when Docker was last read for its containers' states (monotonic)
     pause_id: str | None = None
     attachments: dict[str, str] = field(default_factory=dict)  # attachment id -> status
     network: dict[str, str] = field(default_factory=dict)  # awsvpc: address, mac, gateway
@@ -144,7 +176,7 @@ class DockerAgent:
         self.identity = identity
         self.spec = spec
         self.ecs = identity.ecs_client()
-        self.docker = docker_client or docker.DockerClient.from_env(version="auto")
+        self.docker = docker_client or engine_client()
         self.tasks: dict[str, TaskRun] = {}
         self.channel: Channel | None = None
         self.container_instance_arn: str | None = self._saved_arn()
@@ -156,6 +188,7 @@ class DockerAgent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._events: threading.Thread | None = None
         self._stopped = threading.Event()
+        self._watching = threading.Event()  # the event stream is open
         self._log_client: Any = None
         self.cgroups: TaskCgroups | None = None
 
@@ -191,6 +224,8 @@ class DockerAgent:
         self._events = threading.Thread(target=self._watch_events, daemon=True,
                                         name="portside-agent-events")
         self._events.start()
+        # Tasks learn their containers' exits from the stream: open before any starts.
+        await asyncio.to_thread(self._watching.wait, timeout)
         self._runner = asyncio.create_task(self.channel.run(self))
         await asyncio.wait_for(self.channel.connected.wait(), timeout)
 
@@ -382,12 +417,13 @@ class DockerAgent:
                 elif run.known is Known.PENDING:
                     await self._start(run)
                 else:
-                    exited = await asyncio.to_thread(self._essential_exit, run)
+                    exited = await self._essential_exit(run)
                     if exited is not None:
                         await self._stop(run, exited)
                         continue
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(run.changed.wait(), RUNNING_RECHECK)
+                        await asyncio.wait_for(run.changed.wait(),
+                                               run.checked + RUNNING_RECHECK - time.monotonic())
             if self.spec.retention > 0:
                 await asyncio.sleep(self.spec.retention)
             await asyncio.to_thread(self._remove_all, run)
@@ -508,6 +544,8 @@ class DockerAgent:
         bindings = await asyncio.to_thread(self._bindings, run)
         for name, report in run.containers.items():
             report["networkBindings"] = bindings.get(name, [])
+        # Each container was running when its start answered; exits since come as events.
+        run.checked = time.monotonic()
         run.known = Known.RUNNING
         await self._submit("SubmitTaskStateChange", **self._report(run))
 
@@ -572,13 +610,15 @@ class DockerAgent:
             asyncio.to_thread(self._stop_container, docker_id,
                               int(definitions.get(name, {}).get("stopTimeout")
                                   or DEFAULT_STOP_TIMEOUT))
-            for name, docker_id in run.docker_ids.items()))
+            for name, docker_id in run.docker_ids.items() if docker_id not in run.exits))
         for name, docker_id in run.docker_ids.items():
-            state = None
-            with contextlib.suppress(*ENGINE_ERRORS):
-                state = await asyncio.to_thread(self._state, docker_id)
+            if docker_id not in run.exits:  # stopped just now: its event may be on its way
+                state = None
+                with contextlib.suppress(*ENGINE_ERRORS):
+                    state = await asyncio.to_thread(self._state, docker_id)
+                run.exits[docker_id] = state.get("ExitCode") if state else None
             entry = run.containers.setdefault(name, {"containerName": name})
-            entry.update(status="STOPPED", exitCode=state.get("ExitCode") if state else None)
+            entry.update(status="STOPPED", exitCode=run.exits[docker_id])
             entry.pop("networkBindings", None)
         for name in definitions:
             run.containers.setdefault(name, {"containerName": name, "status": "STOPPED"})
@@ -631,13 +671,12 @@ class DockerAgent:
 
     def _create_pause(self, run: TaskRun) -> dict[str, str]:
         self._awsvpc_network()
-        pause = self.docker.containers.create(
-            PAUSE_IMAGE, command=["sleep", "2147483647"], detach=True,
+        run.pause_id = self._create_container(
+            image=PAUSE_IMAGE, command=["sleep", "2147483647"], detach=True,
             name=docker_name(run.arn, "~internal~pause"), network=AWSVPC_NETWORK,
             labels=self._labels(run, role="pause"), mem_limit="16m")
-        pause.start()
-        run.pause_id = pause.id
-        settings = self.docker.api.inspect_container(pause.id)["NetworkSettings"]
+        self.docker.api.start(run.pause_id)
+        settings = self.docker.api.inspect_container(run.pause_id)["NetworkSettings"]
         network = settings["Networks"][AWSVPC_NETWORK]
         return {"address": network["IPAddress"], "mac": network["MacAddress"],
                 "gateway": network["Gateway"]}
@@ -662,11 +701,18 @@ class DockerAgent:
         if run.cgroup_parent:
             args["cgroup_parent"] = run.cgroup_parent
         args.update(self._namespaces(run))
-        created = self.docker.containers.create(**args)
-        run.docker_ids[name] = created.id
+        docker_id = self._create_container(**args)
+        run.docker_ids[name] = docker_id
         run.containers[name] = {"containerName": name, "status": "RUNNING",
-                                "runtimeId": created.id}
-        return created.id
+                                "runtimeId": docker_id}
+        return docker_id
+
+    def _create_container(self, **args: Any) -> str:
+        """docker-py's `containers.create` (its arguments, translated by its own function) less
+        the inspect it makes afterwards to build a Container object the agent does not use."""
+        created = self.docker.api.create_container(**_create_container_args(
+            {**args, "version": self.docker.api.api_version}))
+        return created["Id"]
 
     @staticmethod
     def _namespaces(run: TaskRun) -> dict[str, str]:
@@ -708,9 +754,13 @@ class DockerAgent:
         return self._log_client
 
     def _bindings(self, run: TaskRun) -> dict[str, list[dict[str, Any]]]:
+        """Only a bridge container's published ports need Docker's word (the host ports it
+        chose); the other modes' bindings are the definition's."""
         definitions = {c["name"]: c for c in (run.definition or {})["containerDefinitions"]}
         return {name: network_bindings(definitions[name], run.mode,
-                                       self.docker.api.inspect_container(docker_id))
+                                       self.docker.api.inspect_container(docker_id)
+                                       if run.mode == "bridge" and
+                                       definitions[name].get("portMappings") else {})
                 for name, docker_id in run.docker_ids.items()}
 
     def _state(self, docker_id: str) -> dict[str, Any] | None:
@@ -719,16 +769,27 @@ class DockerAgent:
         except docker.errors.NotFound:
             return None
 
-    def _essential_exit(self, run: TaskRun) -> str | None:
-        """The name of an essential container that is no longer running, if any."""
-        for definition in (run.definition or {}).get("containerDefinitions", ()):
-            if not definition.get("essential", True):
-                continue
-            docker_id = run.docker_ids.get(definition["name"])
-            state = self._state(docker_id) if docker_id else None
+    async def _essential_exit(self, run: TaskRun) -> str | None:
+        """The name of an essential container that is no longer running, if any: as their
+        events told, and as Docker says when it was last read RUNNING_RECHECK seconds ago (an
+        event missed while the stream was down, a task adopted after a restart)."""
+        essential = {d["name"]: run.docker_ids.get(d["name"]) for d in (
+            run.definition or {}).get("containerDefinitions", ()) if d.get("essential", True)}
+        if time.monotonic() - run.checked >= RUNNING_RECHECK:
+            run.checked = time.monotonic()
+            run.exits.update(await asyncio.to_thread(
+                self._exits, [i for i in essential.values() if i is not None]))
+        return next((name for name, docker_id in essential.items()
+                     if docker_id is None or docker_id in run.exits), None)
+
+    def _exits(self, docker_ids: list[str]) -> dict[str, int | None]:
+        """The exit codes of those of these containers that are no longer running (None: gone)."""
+        found: dict[str, int | None] = {}
+        for docker_id in docker_ids:
+            state = self._state(docker_id)
             if state is None or state["Status"] in ("exited", "dead"):
-                return definition["name"]
-        return None
+                found[docker_id] = state["ExitCode"] if state else None
+        return found
 
     def _stop_container(self, docker_id: str, timeout: int) -> None:
         """docker stop: SIGTERM, SIGKILL after `timeout` seconds. An engine that is gone has
@@ -737,34 +798,59 @@ class DockerAgent:
             self.docker.api.stop(docker_id, timeout=timeout)
 
     def _remove_all(self, run: TaskRun) -> None:
-        found = self.docker.containers.list(
-            all=True, filters={"label": f"{LABEL}task-arn={run.arn}"})
+        """The task's containers (all that carry its label, not only those this agent knows),
+        its own volumes and its cgroup."""
+        found = self.docker.api.containers(
+            all=True, quiet=True, filters={"label": f"{LABEL}task-arn={run.arn}"})
         for container in found:
             with contextlib.suppress(docker.errors.NotFound, docker.errors.APIError):
-                container.remove(force=True)
-            awslogs.position_file(self.spec.state_dir, container.id).unlink(missing_ok=True)
-        volumes.remove_task_volumes(self.docker, run.arn)
+                self.docker.api.remove_container(container["Id"], force=True)
+            awslogs.position_file(self.spec.state_dir, container["Id"]).unlink(missing_ok=True)
+        if run.definition is None or run.definition.get("volumes"):
+            volumes.remove_task_volumes(self.docker, run.arn)
         if self.cgroups is not None:
             self.cgroups.remove(run.arn.rsplit("/", 1)[-1])
 
     def _watch_events(self) -> None:
-        """One Docker event stream for all of this agent's containers: a container's death or
-        health change wakes its task's loop at once."""
+        """One Docker event stream for all of this agent's containers: a container's exit (with
+        its code), health change or removal wakes its task's loop at once."""
         while not self._stopped.is_set():
             try:
                 client = docker.DockerClient.from_env(version="auto")
-                for event in client.events(decode=True, filters={
-                        "type": "container", "label": f"{LABEL}agent={self.agent_key}"}):
+                stream = client.events(decode=True, filters={
+                    "type": "container", "event": list(WATCHED_EVENTS),
+                    "label": f"{LABEL}agent={self.agent_key}"})
+                if self._loop is not None:  # what happened while no stream was open
+                    self._loop.call_soon_threadsafe(self._recheck_all)
+                self._watching.set()
+                for event in stream:
                     if self._stopped.is_set():
                         return
-                    arn = (event.get("Actor", {}).get("Attributes") or {}).get(
-                        f"{LABEL}task-arn")
-                    run = self.tasks.get(arn or "")
-                    if run is not None and self._loop is not None:
-                        self._loop.call_soon_threadsafe(run.changed.set)
+                    if self._loop is not None:
+                        self._loop.call_soon_threadsafe(self._on_event, event)
             except Exception as exc:  # the engine went away: try again shortly
                 log.warning("Docker event stream: %s", exc)
                 time.sleep(1.0)
+
+    def _on_event(self, event: dict[str, Any]) -> None:
+        """On the loop: one container event for the task it belongs to."""
+        actor = event.get("Actor") or {}
+        attributes = actor.get("Attributes") or {}
+        run = self.tasks.get(attributes.get(f"{LABEL}task-arn", ""))
+        if run is None:
+            return
+        if event.get("Action") == "die":
+            code = attributes.get("exitCode")
+            run.exits[actor["ID"]] = int(code) if code and code.lstrip("-").isdigit() else None
+        elif event.get("Action") == "destroy":
+            run.exits.setdefault(actor["ID"], None)
+        run.changed.set()
+
+    def _recheck_all(self) -> None:
+        """Every running task reads Docker again (events may have been missed)."""
+        for run in self.tasks.values():
+            run.checked = 0.0
+            run.changed.set()
 
     async def _channel_credentials(self, task_arn: str, role_arn: str) -> dict[str, Any]:
         if self.channel is None:
