@@ -19,7 +19,7 @@ import logging
 import os
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -237,19 +237,31 @@ async def _batched(head: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[lis
 
 async def _hashed(groups: AsyncIterator[list[bytes]], digests: BodyDigests,
                   limit: int) -> AsyncIterator[bytes]:
-    """Hash each group in a worker thread (hashlib and zlib release the GIL), so the event loop
-    keeps receiving while it is hashed; then pass its chunks on to be written."""
-    async for group in groups:
-        if digests.size + sum(map(len, group)) > limit:
-            raise entity_too_large(limit)
-        await asyncio.to_thread(_update_all, digests, group)
-        for chunk in group:
-            yield chunk
+    """Pass each group on to be written while worker threads hash it, one thread per running
+    digest (hashlib releases the GIL): the event loop receives and writes the next group
+    meanwhile, so hashing overlaps the transfer instead of following each group of it. One
+    group is hashed at a time, so every digest sees the bytes in order, and the last group's
+    hashing ends before the stream does."""
+    size, lanes = digests.size, digests.lanes()
+    hashing: asyncio.Future[list[None]] | None = None
+    try:
+        async for group in groups:
+            size += sum(map(len, group))
+            if size > limit:
+                raise entity_too_large(limit)
+            if hashing is not None:
+                await hashing
+            hashing = asyncio.gather(*(asyncio.to_thread(_feed, lane, group) for lane in lanes))
+            for chunk in group:
+                yield chunk
+    finally:
+        if hashing is not None:
+            await hashing
 
 
-def _update_all(digests: BodyDigests, chunks: list[bytes]) -> None:
+def _feed(lane: Callable[[bytes], None], chunks: list[bytes]) -> None:
     for chunk in chunks:
-        digests.update(chunk)
+        lane(chunk)
 
 
 async def empty_body() -> AsyncIterator[bytes]:
