@@ -8,6 +8,8 @@ https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs_cwe_events.html
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -22,6 +24,7 @@ INSTANCE_STATE_CHANGE = "ECS Container Instance State Change"
 _TASK_TIMES = ("createdAt", "connectivityAt", "pullStartedAt", "pullStoppedAt", "startedAt",
                "stoppingAt", "executionStoppedAt", "stoppedAt")
 _NOT_SHARED = frozenset({*_TASK_TIMES, "tags"})
+_ABSENT = object()
 # The documents are trees of plain JSON values: no cycle to look for.
 _encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 _quote = json.encoder.encode_basestring_ascii  # a string as json.dumps writes it
@@ -39,6 +42,12 @@ def _event_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _number(value: Any) -> str:
+    """A timestamp as JSON: a float as `json` writes one (its repr), without the cost of
+    the encoder for one value."""
+    return repr(value) if type(value) is float else _encode(value)
+
+
 def _envelope(detail_type: str, account_id: str, region: str, resource: str,
               now: float) -> str:
     """An event's JSON text up to its `detail`, which the caller appends with the closing
@@ -50,19 +59,45 @@ def _envelope(detail_type: str, account_id: str, region: str, resource: str,
             f'"resources":[{_quote(resource)}],"detail":')
 
 
+@dataclass(frozen=True)
+class Shared:
+    """Members that several tasks hold as the very same objects (the tasks one RunTask made
+    from one launch: its cluster, group, overrides, definition, ...), encoded once for all."""
+
+    skipped: frozenset[str]  # these members and the ones each task's encoding leaves out
+    text: str  # `"name":value,...`
+
+
+def shared_members(tasks: Sequence[dict[str, Any]]) -> Shared | None:
+    """What every task of `tasks` holds as the same object (the same object encodes the same
+    way), or None when that is nothing or there is only one task."""
+    first = tasks[0]
+    names = [k for k in first if k not in _NOT_SHARED]
+    for task in tasks[1:]:
+        names = [k for k in names if task.get(k, _ABSENT) is first[k]]
+    if len(tasks) < 2 or not names:
+        return None
+    return Shared(_NOT_SHARED.union(names), _encode({k: first[k] for k in names})[1:-1])
+
+
 def encode_task(account_id: str, region: str, task: dict[str, Any], tags: list[Any],
-                now: float) -> tuple[str, EncodedEvent]:
+                now: float, shared: Shared | None = None) -> tuple[str, EncodedEvent]:
     """The task as its row keeps it (JSON, with its tags) and its "ECS Task State Change",
     from one encoding of the task: the two differ only in the timestamps (epoch seconds in the
     row; ISO 8601 in the event, which adds `updatedAt`) and in the tags (the event has none).
-    Encoding the task is most of what recording a change of it costs, so it is done once."""
+    Encoding the task is most of what recording a change of it costs, so it is done once;
+    the members in `shared` (which the task holds) were encoded once for all its siblings."""
     # Never empty: a task has its taskArn, so the times can follow with a comma.
-    shared = _encode({k: v for k, v in task.items() if k not in _NOT_SHARED})[:-1]
+    if shared is None:
+        members = _encode({k: v for k, v in task.items() if k not in _NOT_SHARED})[:-1]
+    else:
+        own = _encode({k: v for k, v in task.items() if k not in shared.skipped})[:-1]
+        members = f"{own},{shared.text}" if len(own) > 1 else f"{own}{shared.text}"
     times = [(k, task[k]) for k in _TASK_TIMES if k in task]
-    epochs = "".join(f',"{k}":{_encode(v)}' for k, v in times)
+    epochs = "".join(f',"{k}":{_number(v)}' for k, v in times)
     isos = "".join(f',"{k}":"{iso(v)}"' for k, v in times)
-    document = f'{shared}{epochs},"tags":{_encode(tags) if tags else "[]"}}}'
-    detail = f'{shared}{isos},"updatedAt":"{iso(now)}"}}'
+    document = f'{members}{epochs},"tags":{_encode(tags) if tags else "[]"}}}'
+    detail = f'{members}{isos},"updatedAt":"{iso(now)}"}}'
     envelope = _envelope(TASK_STATE_CHANGE, account_id, region, task["taskArn"], now)
     return document, EncodedEvent(SOURCE, TASK_STATE_CHANGE, f"{envelope}{detail}}}")
 

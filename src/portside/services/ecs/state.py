@@ -108,6 +108,9 @@ class Host:
     used_ports_udp: Counter[int] = field(default_factory=Counter)
     groups: Counter[str] = field(default_factory=Counter)
     held: dict[str, Held] = field(default_factory=dict)  # task id -> what it holds
+    # The held tasks by last status: every change of a task describes its instance, which
+    # counts its running and pending tasks.
+    statuses: Counter[TaskStatus] = field(default_factory=Counter)
     # The JSON columns a description repeats, parsed once per change of the instance.
     version_info: dict[str, Any] = field(default_factory=dict)
     registered_resources: list[dict[str, Any]] = field(default_factory=list)
@@ -130,11 +133,12 @@ class Host:
 
     @property
     def running_tasks_count(self) -> int:
-        return sum(1 for h in self.held.values() if h.status == TaskStatus.RUNNING)
+        return self.statuses[TaskStatus.RUNNING]
 
     @property
     def pending_tasks_count(self) -> int:
-        return sum(1 for h in self.held.values() if h.status in PENDING_STATES)
+        statuses = self.statuses
+        return sum(statuses[status] for status in PENDING_STATES)
 
     def ports_in_use(self) -> frozenset[int]:
         return self.registered.ports | {p for p, n in self.used_ports.items() if n > 0}
@@ -145,9 +149,11 @@ class Host:
     def hold(self, task: Task) -> None:
         r = task.reservation
         counted = task.desired_status == TaskStatus.RUNNING
-        self.held[task.id] = Held(r, task.group, task.last_status, counted,
+        status = task.last_status
+        self.held[task.id] = Held(r, task.group, status, counted,
                                   task.doc.get("availabilityZone", ""),
                                   f"{task.account_id}/{task.region}/{task.cluster}")
+        self.statuses[status] += 1
         self.used_cpu += r.cpu
         self.used_memory += r.memory
         if r.ports:
@@ -170,11 +176,19 @@ class Host:
         held = self.held.pop(task_id, None)
         if held is None:
             return
+        self.statuses[held.status] -= 1
         r = held.reservation
         self.used_cpu -= r.cpu
         self.used_memory -= r.memory
         self.used_ports.subtract(r.ports)
         self.used_ports_udp.subtract(r.ports_udp)
+
+    def advance(self, task_id: str, status: TaskStatus) -> None:
+        """A held task reached a new last status."""
+        held = self.held[task_id]
+        self.statuses[held.status] -= 1
+        self.statuses[status] += 1
+        held.status = status
 
     def placement_view(self) -> InstanceView:
         return InstanceView(
@@ -339,7 +353,7 @@ class EcsState:
             else:
                 host = _host_of(view, task)
                 if host is not None:
-                    host.held[task.id].status = step
+                    host.advance(task.id, step)
                     view.sync(host)  # type: ignore[union-attr]  # runningTasksCount
         return True
 
@@ -401,11 +415,12 @@ class EcsState:
 def _encoded_rows(new: list[Task], now: float
                   ) -> tuple[list[dict[str, Any]], list[tuple[str, str, Publishable]]]:
     """New tasks' rows and their first "ECS Task State Change" events. The tasks of one call
-    share their definition and reservation: each is encoded once."""
+    share their definition, reservation and most of their documents: each is encoded once."""
     definitions: dict[int, str] = {}
     reservations: dict[Reservation, str] = {}
     rows = []
     published: list[tuple[str, str, Publishable]] = []
+    shared = events.shared_members([task.doc for task in new])
     for task in new:
         definition = definitions.get(id(task.definition))
         if definition is None:
@@ -414,7 +429,7 @@ def _encoded_rows(new: list[Task], now: float
         if reserved is None:
             reserved = reservations[task.reservation] = _dumps(task.reservation.to_json())
         document, event = events.encode_task(task.account_id, task.region, task.doc,
-                                             task.tags, now)
+                                             task.tags, now, shared)
         rows.append(task.row(document, definition, reserved))
         published.append((task.account_id, task.region, event))
     return rows, published

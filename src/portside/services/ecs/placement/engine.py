@@ -753,12 +753,14 @@ class _Selection:
         least = min(first[0][0] for first in firsts)
         ties = []
         for _, entries, index in firsts:
-            while index < len(entries) and entries[index][0] == least:
+            end = len(entries)
+            while index < end and entries[index][0] == least:
                 slot = slot_of(entries[index][1])
                 if admits(slot):
                     ties.append(slot)
                 index += 1
-        ties.sort(key=_registration)
+        if len(firsts) > 1:  # one index lists its ties in registration order already
+            ties.sort(key=_registration)
         return ties
 
     def _spread_attribute_scope(self, scope: _Scope, name: str) -> _Scope | None:
@@ -807,9 +809,9 @@ class _Selection:
     def _narrow_list(self, slots: list[_Slot], strategy: PlacementStrategy) -> list[_Slot]:
         if strategy.type == RANDOM:
             return [self.rng.choice(slots)]
-        key = self._rank(strategy)
-        best = min(map(key, slots))
-        return [slot for slot in slots if key(slot) == best]
+        scores = list(map(self._rank(strategy), slots))
+        best = min(scores)
+        return [slot for slot, score in zip(slots, scores, strict=True) if score == best]
 
     def _rank(self, strategy: PlacementStrategy) -> Callable[[_Slot], int]:
         """The strategy's score of an instance: lower is better."""
