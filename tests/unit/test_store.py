@@ -42,7 +42,24 @@ def test_a_version_1_database_gains_the_sealed_body_column(tmp_path):
     with store.begin() as conn:
         columns = {row[1] for row in conn.execute(text("pragma table_info(sqs_messages)"))}
         assert "sealed_body" in columns
-        assert conn.execute(text("select version from schema_version")).scalar() == 2
+        assert conn.execute(text("select version from schema_version")).scalar() == SCHEMA_VERSION
+
+
+def test_a_version_2_database_indexes_only_stopped_tasks(tmp_path):
+    import portside.services.ecs.model  # noqa: F401  (declares ecs_tasks)
+
+    store = Store.in_directory(tmp_path)
+    store.migrate()
+    with store.begin() as conn:  # back to the index of every task that version 2 made
+        conn.execute(text("drop index ix_ecs_tasks_stopped"))
+        conn.execute(text("create index ix_ecs_tasks_stopped on ecs_tasks (stopped_at)"))
+        conn.execute(text("update schema_version set version = 2"))
+    store.migrate()
+    with store.begin() as conn:
+        sql = conn.execute(text("select sql from sqlite_master "
+                                "where name = 'ix_ecs_tasks_stopped'")).scalar()
+        assert sql.endswith("WHERE stopped_at IS NOT NULL")
+        assert conn.execute(text("select version from schema_version")).scalar() == 3
 
 
 async def _chunks(*parts: bytes):

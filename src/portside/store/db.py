@@ -36,7 +36,7 @@ metadata = MetaData()
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _add_column(table: str, column: str, sql_type: TypeEngine) -> Callable[[Connection], None]:
@@ -51,11 +51,25 @@ def _add_column(table: str, column: str, sql_type: TypeEngine) -> Callable[[Conn
     return migrate
 
 
+def _recreate_index(table: str, index: str) -> Callable[[Connection], None]:
+    """A migration replacing an index with its new definition in `metadata` (create_all
+    keeps an index that exists under its name, whatever its old form)."""
+    def migrate(conn: Connection) -> None:
+        found = metadata.tables.get(table)
+        if found is None or not inspect(conn).has_table(table):
+            return  # its service was not loaded: create_all makes it in its new form later
+        new, = (i for i in found.indexes if i.name == index)
+        new.drop(conn, checkfirst=True)
+        new.create(conn)
+    return migrate
+
+
 # MIGRATIONS[n] moves a database from version n-1 to n. New tables need no entry: create_all
 # adds them; a migration is for changes to tables that already hold data. It runs after
 # create_all, so the table is already in its new form if create_all just made it.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_column("sqs_messages", "sealed_body", LargeBinary()),  # SQS server-side encryption
+    3: _recreate_index("ecs_tasks", "ix_ecs_tasks_stopped"),  # only stopped tasks
 }
 
 

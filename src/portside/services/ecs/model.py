@@ -19,6 +19,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from portside.store import metadata
@@ -118,7 +119,9 @@ tasks = Table(
     Column("definition", Text, nullable=False),  # JSON: the task definition it runs, resolved
     Index("ix_ecs_tasks_cluster", "account_id", "region", "cluster", "desired_status"),
     Index("ix_ecs_tasks_host", "host_id", "released"),
-    Index("ix_ecs_tasks_stopped", "stopped_at"),
+    # Only stopped tasks (what the purge looks for): a new task's row skips this index.
+    Index("ix_ecs_tasks_stopped", "stopped_at", sqlite_where=text("stopped_at IS NOT NULL"),
+          postgresql_where=text("stopped_at IS NOT NULL")),
 )
 
 client_tokens = Table(
