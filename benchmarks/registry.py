@@ -5,7 +5,9 @@ Each round starts every server fresh (new port, new data directory) and, against
 
 1. `docker push` of the benchmark image (portside-test/python-boto3:latest, re-imported with
    one extra file so that its layer belongs to this benchmark alone and can be removed);
-2. `docker pull` of it after removing the image and its layer locally (a fresh pull);
+2. `docker pull` of it after removing the image and its layer locally (a fresh pull); also
+   reported: the seconds until docker's last "Download complete", the registry's part of it
+   (dockerd then extracts the layer from its own temporary file);
 3. `skopeo copy` from the registry to a new OCI layout directory (pull);
 4. `skopeo copy` of an OCI layout made once at the start to a new repository (push: the
    layout's blobs are compressed by skopeo, not docker, so nothing is there yet);
@@ -96,6 +98,7 @@ class Measured:
     seconds: float
     cpu_seconds: float
     rss_growth_mb: float
+    download_seconds: float | None = None  # docker pull: until its last "Download complete"
 
 
 # --- the servers -------------------------------------------------------------------------
@@ -193,6 +196,26 @@ def measured(server: Server, into: dict[str, Measured], name: str) -> Iterator[N
     into[name] = Measured(elapsed, server.cpu_seconds() - cpu, (peak - before_rss) / 1e6)
 
 
+def pull_download_seconds(tag: str, env: dict[str, str]) -> float:
+    """`docker pull`, reading its progress lines as they come; returns the seconds until the
+    last layer's "Download complete": what the registry serves. After it, dockerd extracts the
+    layer from its own temporary file, which no registry takes part in."""
+    started = time.perf_counter()
+    downloaded = None
+    with subprocess.Popen(["docker", "pull", tag], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:
+        assert process.stdout is not None and process.stderr is not None
+        for line in process.stdout:
+            if line.rstrip().endswith(": Download complete"):
+                downloaded = time.perf_counter() - started
+        error = process.stderr.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"docker pull {tag} failed: {error.strip()[-2000:]}")
+    if downloaded is None:
+        raise RuntimeError(f"docker pull {tag} downloaded no layer: the pull was not fresh")
+    return downloaded
+
+
 def run(*args: str, env: dict[str, str] | None = None, input_text: str | None = None) -> str:
     answer = subprocess.run(args, env=env, input=input_text, capture_output=True, text=True)
     if answer.returncode != 0:
@@ -253,7 +276,8 @@ class Bench:
             run("docker", "push", tag, env=self.env)
         run("docker", "rmi", "-f", self.image)  # every tag, and so the layer, goes
         with measured(server, results, "docker pull"):
-            run("docker", "pull", tag, env=self.env)
+            downloaded = pull_download_seconds(tag, self.env)
+        results["docker pull"].download_seconds = downloaded
         self.current = tag
         pulled = self.work / f"pulled-{time.time_ns()}"
         creds = ["--src-creds", target.skopeo_creds] if target.skopeo_creds else []
@@ -311,6 +335,13 @@ def report(results: dict[str, list[dict[str, Measured]]], versions: dict[str, st
              "servers taking turns (the order alternates round by round). Load average (1 min) "
              "at the start of each round: " + ", ".join(f"{load:.2f}" for load in loads) + ".",
              "", "Wall time, medians with (min–max):", "", markdown_table(headers, rows), ""]
+    download = {name: [seconds for r in results[name]
+                       if (seconds := r["docker pull"].download_seconds) is not None]
+                for name in names}
+    lines += ["Of the docker pull, the seconds until its last \"Download complete\" (what the "
+              "registry serves; the rest is dockerd extracting the layer from its temporary "
+              "file): " + ", ".join(f"{name} {format_spread(download[name], 2)}"
+                                    for name in names) + ".", ""]
     cpu_rows = [[name, *(format_spread([r[op].cpu_seconds for r in results[name]], 2)
                          for op in OPERATIONS)] for name in names]
     lines += ["Server CPU seconds (user + system of its processes):", "",
