@@ -9,8 +9,9 @@ For portside (durable: every acknowledged batch is committed to SQLite), MiniSta
    (MaxNumberOfMessages=10) followed by DeleteMessageBatch of what it got. A call counts only if
    it received and deleted 10 messages, so a queue running dry cannot inflate the figure.
 
-Usage: ``python benchmarks/sqs.py [--runs N] [--duration S] [--clients N] [--only …]``.
-Prints a table and replaces the "SQS" section of benchmarks/RESULTS.md.
+Usage: ``python benchmarks/sqs.py [--runs N] [--duration S] [--clients N] [--only …]
+[--no-write]``. Prints a table and replaces the "SQS" section of benchmarks/RESULTS.md (not with
+``--no-write``).
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         help="the most time spent filling the queue")
     parser.add_argument("--only", default=",".join(PEERS),
                         help="comma-separated servers (default: all)")
+    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md")
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(args.only) - set(PEERS))
@@ -304,7 +306,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     body = report(figures, args, machine)
     print(body)
-    write_section(SECTION, body)
+    if not args.no_write:
+        write_section(SECTION, body)
     return 0
 
 
