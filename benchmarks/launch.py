@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,7 @@ FAMILY = "launch"
 CONTAINER = "fetch"
 LAUNCH_TIMEOUT = 60.0
 HUNDRED_TIMEOUT = 300.0
-SETTLE_TIMEOUT = 20.0
+SETTLE_TIMEOUT = 60.0
 SETTLE_PAUSE = 0.2
 
 
@@ -122,6 +122,7 @@ class Target:
     # must all match).
     label_filters: list[list[str]]
     server: Server | None = None
+    removes: bool = False  # the server removes its stopped tasks' containers itself
 
 
 def bare_target(engine: Any) -> Target:
@@ -177,7 +178,7 @@ def portside_target() -> Iterator[Target]:
 
         # Each of `portside up`'s agents (EC2 and Fargate) labels its containers with its key.
         filters = [[f"portside.agent={agent_key(data / kind)}"] for kind in ("agent", "fargate")]
-        yield ecs_target("portside", server, filters)
+        yield replace(ecs_target("portside", server, filters), removes=True)
 
 
 def _wait_agents(endpoint: str) -> None:
@@ -267,11 +268,13 @@ def containers(engine: Any, target: Target, **filters: Any) -> list[Any]:
 
 
 def settle(engine: Any, targets: list[Target]) -> None:
-    """Until none of the targets' containers is running; then a pause for their servers'
-    clean-up, so that it does not land on the next launch."""
+    """Until none of the targets' containers is running, nor left for a server that removes
+    them (portside removes a stopped task's once no task is starting); then a pause for their
+    servers' clean-up, so that it does not land on the next launch."""
     deadline = time.monotonic() + SETTLE_TIMEOUT
     for target in targets:
-        while containers(engine, target, status="running") and time.monotonic() < deadline:
+        left = {} if target.removes else {"status": "running"}
+        while containers(engine, target, **left) and time.monotonic() < deadline:
             time.sleep(0.05)
     time.sleep(SETTLE_PAUSE)
 

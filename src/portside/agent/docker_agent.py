@@ -76,6 +76,8 @@ PAUSE_IMAGE = "portside-test/busybox:latest"
 DEPENDENCY_POLL = 0.2  # seconds between checks of a dependsOn condition
 DEPENDENCY_TIMEOUT = 300.0
 RUNNING_RECHECK = 5.0  # a running task re-reads Docker this often even without events
+CLEANUP_PATIENCE = 30.0  # seconds a stopped task's removal waits at most for starts to end
+CLEANUP_POLL = 0.1
 ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException)
 # The container events a task's loop wakes for: an exit (its code), a health change, a removal.
 WATCHED_EVENTS = ("die", "health_status", "destroy")
@@ -189,6 +191,8 @@ class DockerAgent:
         self._events: threading.Thread | None = None
         self._stopped = threading.Event()
         self._watching = threading.Event()  # the event stream is open
+        self._starting = 0  # tasks between PENDING and RUNNING
+        self._cleaning = asyncio.Lock()  # one stopped task's removal at a time
         self._log_client: Any = None
         self.cgroups: TaskCgroups | None = None
 
@@ -415,7 +419,11 @@ class DockerAgent:
                 if run.desired == "STOPPED":
                     await self._stop(run, None)
                 elif run.known is Known.PENDING:
-                    await self._start(run)
+                    self._starting += 1
+                    try:
+                        await self._start(run)
+                    finally:
+                        self._starting -= 1
                 else:
                     exited = await self._essential_exit(run)
                     if exited is not None:
@@ -426,7 +434,7 @@ class DockerAgent:
                                                run.checked + RUNNING_RECHECK - time.monotonic())
             if self.spec.retention > 0:
                 await asyncio.sleep(self.spec.retention)
-            await asyncio.to_thread(self._remove_all, run)
+            await self._clean_up(run)
             self.endpoints.forget(run.arn)
         except asyncio.CancelledError:
             pass
@@ -443,6 +451,18 @@ class DockerAgent:
             if run.known is not Known.STOPPED:
                 await self._stop(run, None, reason=f"AgentError: the agent failed to run the "
                                  f"task ({type(exc).__name__}); see the agent's log")
+
+    async def _clean_up(self, run: TaskRun) -> None:
+        """Remove a stopped task's containers, one task at a time, once no task of this host is
+        being started (after CLEANUP_PATIENCE seconds at most): removal is the engine's work too
+        (~20 ms of dockerd's and containerd's CPU per container here, with its listing), and
+        tasks waiting to start go first. ECS's agent waits hours before it cleans up a stopped
+        task (ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION)."""
+        deadline = time.monotonic() + CLEANUP_PATIENCE
+        async with self._cleaning:
+            while self._starting and time.monotonic() < deadline:
+                await asyncio.sleep(CLEANUP_POLL)
+            await asyncio.to_thread(self._remove_all, run)
 
     async def _start(self, run: TaskRun) -> None:
         definition = run.definition or {}
