@@ -13,8 +13,9 @@ the task definition resolved, the tasks placed, recorded and their "ECS Task Sta
 Over HTTP: a portside server, simulated hosts connected over the agent channel, and RunTask
 calls of one task each from one boto3 client, timed one by one (p50, p99).
 
-Usage: ``python benchmarks/ecs.py [--runs N] [--http-calls N]``. Replaces the "ECS RunTask"
-section of benchmarks/RESULTS.md.
+Usage: ``python benchmarks/ecs.py [--runs N] [--tasks N] [--http-calls N] [--no-write]``.
+Prints the "ECS RunTask" section of benchmarks/RESULTS.md and replaces it there (unless
+--no-write).
 """
 
 from __future__ import annotations
@@ -184,6 +185,7 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--runs", type=int, default=3, help="in-process runs (after a warm-up)")
     parser.add_argument("--tasks", type=int, default=10_000, help="tasks per in-process run")
     parser.add_argument("--http-calls", type=int, default=500, help="timed RunTask calls")
+    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md")
     return parser.parse_args(argv)
 
 
@@ -230,8 +232,9 @@ def main(argv: Sequence[str]) -> int:
         f"Goal: ≥ {GOAL_PER_SECOND:,} placements per second through the handler on one core "
         f"— {verdict}.",
     ])
-    print(table)
-    write_section(SECTION, body)
+    print(body)
+    if not args.no_write:
+        write_section(SECTION, body)
     return 0
 
 

@@ -14,6 +14,9 @@ from sqlalchemy import Row
 
 from portside.services.ecs.lifecycle import TaskStatus
 
+# A status by its name, without the Enum call's lookup (the scheduler asks for every task).
+_STATUSES = {status.value: status for status in TaskStatus}
+
 
 @dataclass(frozen=True)
 class Reservation:
@@ -55,11 +58,11 @@ class Task:
 
     @property
     def last_status(self) -> TaskStatus:
-        return TaskStatus(self.doc["lastStatus"])
+        return _STATUSES[self.doc["lastStatus"]]
 
     @property
     def desired_status(self) -> TaskStatus:
-        return TaskStatus(self.doc["desiredStatus"])
+        return _STATUSES[self.doc["desiredStatus"]]
 
     @property
     def group(self) -> str:
