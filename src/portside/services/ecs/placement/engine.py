@@ -351,6 +351,12 @@ class _Ranking:
             insort(self.entries, (self.left(slot), slot.order))
             self.members.add(slot.order)
 
+    def reinsert(self, slot: _Slot) -> None:
+        """Put back a member taken out while its measure changed (what makes it a member, its
+        usability, attributes and constant expressions, did not)."""
+        insort(self.entries, (self.left(slot), slot.order))
+        self.members.add(slot.order)
+
     def discard(self, slot: _Slot) -> None:
         if slot.order in self.members:
             del self.entries[bisect_left(self.entries, (self.left(slot), slot.order))]
@@ -566,7 +572,7 @@ class PlacementState:
             value = slot.attributes.get(name)
             counts[value] = counts.get(value, 0) + after - before
         for ranking in moved:
-            ranking.add(slot)
+            ranking.reinsert(slot)
 
     def _leave_group(self, slot: _Slot, group: str) -> None:
         hosts = self._hosts.get(group)
