@@ -539,6 +539,7 @@ def test_send_message_batch_reports_failures_per_entry(sqs, make_queue):
         {"Id": "bad-attr", "MessageBody": "m", "MessageAttributes": {
             "a": {"DataType": "Number", "StringValue": "nan?"}}},
         {"Id": "bad-char", "MessageBody": "\x00"},
+        {"Id": "surrogate", "MessageBody": "\ud800"},  # JSON carries a lone one; UTF-8 cannot
     ])
     assert [e["Id"] for e in result["Successful"]] == ["ok"]
     ok = result["Successful"][0]
@@ -549,6 +550,7 @@ def test_send_message_batch_reports_failures_per_entry(sqs, make_queue):
     assert failed["too-big"]["Code"] == "InvalidParameterValue"
     assert failed["bad-attr"]["Code"] == "InvalidParameterValue"
     assert failed["bad-char"]["Code"] == "InvalidMessageContents"
+    assert failed["surrogate"]["Code"] == "InvalidMessageContents"
     assert all(e["SenderFault"] for e in failed.values())
     assert [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)[
         "Messages"]] == ["fine"]

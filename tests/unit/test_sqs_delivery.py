@@ -7,7 +7,7 @@ import pytest
 from portside.services.sqs import delivery
 from portside.services.sqs.attributes import defaults
 from portside.services.sqs.registry import Queue, QueueRegistry
-from portside.services.sqs.sending import prepare
+from portside.services.sqs.sending import message_size, prepare
 from portside.store import Store
 
 T0 = 1_800_000_000.0
@@ -28,7 +28,9 @@ def make_queue(store: Store, **attributes: str) -> Queue:
 
 def send(store: Store, queue: Queue, body: str, now: float) -> None:
     with store.begin() as conn:
-        delivery.enqueue(conn, [prepare(queue, {"MessageBody": body}, "sender", now).row], False)
+        request = {"MessageBody": body}
+        delivery.enqueue(conn, [prepare(queue, request, "sender", now, message_size(request)).row],
+                         False)
 
 
 def receive(store: Store, queue: Queue, now: float, visibility: int = 30) -> list[str]:

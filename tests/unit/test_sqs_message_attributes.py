@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -11,6 +13,7 @@ from portside.protocol.errors import AwsError
 from portside.services.sqs.message_attributes import (
     attributes_md5,
     attributes_size,
+    forbidden_character,
     from_json,
     is_valid_name,
     is_valid_number,
@@ -116,3 +119,12 @@ STORED = {"a.x": TEXT, "a.y": TEXT, "ab": TEXT, "b": TEXT}
 ])
 def test_which_attributes_a_receive_returns(wanted, names):
     assert set(select_attributes(STORED, wanted)) == names
+
+
+_XML_CHARACTER = re.compile("[\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@given(st.text(st.characters(max_codepoint=0x7F)) | st.text())
+def test_forbidden_character_is_the_first_one_outside_xml(text):
+    expected = next((c for c in text if not _XML_CHARACTER.fullmatch(c)), None)
+    assert forbidden_character(text) == expected

@@ -245,7 +245,7 @@ class Sqs(Service):
     async def send_message(self, ctx: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
         queue = self._queue(ctx, request["QueueUrl"])
         now = time.time()
-        message = prepare(queue, request, _sender_id(ctx), now)
+        message = prepare(queue, request, _sender_id(ctx), now, message_size(request))
         await self._enqueue(queue, [message], now)
         return message.answer
 
@@ -254,7 +254,8 @@ class Sqs(Service):
         queue = self._queue(ctx, request["QueueUrl"])
         entries = request["Entries"]
         _check_batch(entries, "SendMessageBatchRequestEntry")
-        total = sum(message_size(e) for e in entries)
+        sizes = [message_size(e) for e in entries]
+        total = sum(sizes)
         if total > MAX_BATCH_BYTES:
             raise error("BatchRequestTooLong", f"Batch requests cannot be longer than "
                         f"{MAX_BATCH_BYTES} bytes. You have sent {total} bytes.")
@@ -262,9 +263,9 @@ class Sqs(Service):
         sender_id = _sender_id(ctx)
         messages: list[Outgoing] = []
         failed = []
-        for entry in entries:
+        for entry, size in zip(entries, sizes, strict=True):
             try:
-                message = prepare(queue, entry, sender_id, now)
+                message = prepare(queue, entry, sender_id, now, size)
             except AwsError as exc:
                 failed.append(_failure(entry["Id"], exc))
                 continue

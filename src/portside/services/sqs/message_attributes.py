@@ -27,6 +27,8 @@ BINARY_TRANSPORT = 2
 
 # Message bodies and string values: the XML 1.0 characters (SendMessage API reference).
 _FORBIDDEN = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# The ASCII characters among them: the C0 controls but tab, line feed and carriage return.
+_ASCII_FORBIDDEN = bytes(c for c in range(0x20) if c not in b"\t\n\r")
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _RESERVED_PREFIXES = ("aws.", "amazon.")
 _TYPES = ("String", "Number", "Binary")
@@ -41,8 +43,12 @@ Attributes = Mapping[str, Mapping[str, Any]]
 
 def forbidden_character(text: str) -> str | None:
     """The first character SQS refuses in a body or string value, if any."""
-    if text.isascii() and text.isprintable():
-        return None  # the common case, several times faster than the search
+    if text.isascii():
+        # The common case: deleting the refused ASCII controls in C is ~3 times faster than
+        # the search (or than isprintable, which also refuses tabs and line ends).
+        data = text.encode("ascii")
+        if len(data.translate(None, _ASCII_FORBIDDEN)) == len(data):
+            return None
     match = _FORBIDDEN.search(text)
     return match.group() if match else None
 

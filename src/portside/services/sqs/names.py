@@ -9,8 +9,12 @@ so any scheme and host is accepted as long as the path names the account and the
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TypeVar
 
+T = TypeVar("T")
 FIFO_SUFFIX = ".fifo"
 MAX_NAME_LENGTH = 80  # the .fifo suffix included
 
@@ -48,6 +52,10 @@ def queue_url(host: str, account_id: str, name: str) -> str:
 
 def parse_queue_url(url: str) -> QueueRef | None:
     """The account and name a queue URL's path gives, or None when it names no queue."""
+    return _remembered(_parse_queue_url, url)
+
+
+def _parse_queue_url(url: str) -> QueueRef | None:
     match = _URL.fullmatch(url)
     if match is None or not _ACCOUNT.fullmatch(match["account"]):
         return None
@@ -62,7 +70,25 @@ def queue_arn(region: str, account_id: str, name: str) -> str:
 
 def parse_queue_arn(arn: str) -> tuple[str, QueueRef] | None:
     """The region and queue an SQS queue ARN names, or None for anything else."""
+    return _remembered(_parse_queue_arn, arn)
+
+
+def _parse_queue_arn(arn: str) -> tuple[str, QueueRef] | None:
     match = _ARN.fullmatch(arn)
     if match is None or not is_valid_name(match["name"]):
         return None
     return match["region"], QueueRef(match["account"], match["name"])
+
+
+_REMEMBERED_LENGTH = 512  # longer text is parsed every time: the cache holds no caller's megabytes
+
+
+@lru_cache(maxsize=4096)
+def _remember(parse: Callable[[str], T], text: str) -> T:
+    return parse(text)
+
+
+def _remembered(parse: Callable[[str], T], text: str) -> T:
+    """`parse(text)`, remembered for short text: every message call parses its queue's URL
+    twice (for IAM and for the handler) and its ARN once (for the queue's policy)."""
+    return _remember(parse, text) if len(text) <= _REMEMBERED_LENGTH else parse(text)

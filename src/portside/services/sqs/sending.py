@@ -29,19 +29,23 @@ class Outgoing:
 
     row: dict[str, Any]
     answer: dict[str, Any]  # MessageId and the MD5s; SequenceNumber is added once stored
-    size: int
     scope: str | None = None  # FIFO: the deduplication scope
     entry_id: str | None = None  # batch entries: the caller's Id
 
 
 def message_size(request: Mapping[str, Any]) -> int:
-    """The size SQS limits: the body's UTF-8 bytes and the message attributes' bytes."""
+    """The size SQS limits: the body's UTF-8 bytes and the message attributes' bytes. A lone
+    surrogate (JSON can carry one) counts its three bytes; `prepare` refuses it."""
     body = request.get("MessageBody") or ""
-    return len(body.encode()) + attrs.attributes_size(request.get("MessageAttributes") or {})
+    attributes = request.get("MessageAttributes")
+    return len(body.encode(errors="surrogatepass")) + (
+        attrs.attributes_size(attributes) if attributes else 0)
 
 
-def prepare(queue: Queue, request: Mapping[str, Any], sender_id: str, now: float) -> Outgoing:
-    """Validate one SendMessage request (or batch entry) for `queue`; raise its AWS error."""
+def prepare(queue: Queue, request: Mapping[str, Any], sender_id: str, now: float,
+            size: int) -> Outgoing:
+    """Validate one SendMessage request (or batch entry) of `size` (its `message_size`, which a
+    batch needs first for its total) for `queue`; raise its AWS error."""
     body = request.get("MessageBody") or ""
     if not body:
         raise error("MissingParameter", "The request must contain the parameter MessageBody.")
@@ -51,21 +55,21 @@ def prepare(queue: Queue, request: Mapping[str, Any], sender_id: str, now: float
                     "found in the message body, the set of allowed characters is #x9 | #xA | #xD "
                     "| #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF")
     attributes = request.get("MessageAttributes") or {}
-    attrs.validate_attributes(attributes)
-    size = message_size(request)
+    if attributes:
+        attrs.validate_attributes(attributes)
     limit = queue.seconds("MaximumMessageSize")
     if size > limit:
         raise error("InvalidParameterValue", "One or more parameters are invalid. Reason: "
                     f"Message must be shorter than {limit} bytes.")
-    trace_header = _trace_header(request.get("MessageSystemAttributes") or {})
+    system = request.get("MessageSystemAttributes")
+    trace_header = _trace_header(system) if system else None
     group_id, deduplication_id = _fifo_ids(queue, request, body)
     message_id = new_uuid()
     answer: dict[str, Any] = {"MessageId": message_id, "MD5OfMessageBody": attrs.body_md5(body)}
     if attributes:
         answer["MD5OfMessageAttributes"] = attrs.attributes_md5(attributes)
     if trace_header is not None:
-        answer["MD5OfMessageSystemAttributes"] = attrs.attributes_md5(
-            request["MessageSystemAttributes"])
+        answer["MD5OfMessageSystemAttributes"] = attrs.attributes_md5(system)
     row = {
         "queue_id": queue.id, "message_id": message_id, "body": body,
         "sealed_body": None,
@@ -77,7 +81,7 @@ def prepare(queue: Queue, request: Mapping[str, Any], sender_id: str, now: float
     }
     scope = deduplication_scope(deduplication_id, group_id, queue.deduplication_per_group) \
         if queue.fifo and deduplication_id and group_id else None
-    return Outgoing(row, answer, size, scope)
+    return Outgoing(row, answer, scope)
 
 
 def _delay(queue: Queue, request: Mapping[str, Any]) -> int:
@@ -111,6 +115,8 @@ def _fifo_ids(queue: Queue, request: Mapping[str, Any], body: str) -> tuple[str 
     and MessageDeduplicationId (FIFO only; from the body with content-based deduplication)."""
     group_id = request.get("MessageGroupId")
     deduplication_id = request.get("MessageDeduplicationId")
+    if group_id is None and deduplication_id is None and not queue.fifo:
+        return None, None  # the common case
     for name, value in (("MessageGroupId", group_id),
                         ("MessageDeduplicationId", deduplication_id)):
         if value is not None and not _TOKEN.fullmatch(value):
