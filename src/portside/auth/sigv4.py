@@ -376,11 +376,9 @@ def verify(request: HttpRequest, signed: SignedRequest, secret_key: str, now: da
     _check_time(signed, now, s3)
     _check_signed_headers(request, signed, s3)
     canonical = canonical_request(request, signed, s3=s3)
-    to_sign = string_to_sign(signed, canonical)
-    key = signing_key(secret_key, credential.date, credential.region, credential.service)
+    to_sign, signature = _signature(signed, canonical, secret_key)
     # Bytes: compare_digest refuses non-ASCII text, and a signature is whatever was sent.
-    if not hmac.compare_digest(hmac.digest(key, to_sign.encode(), "sha256").hex().encode(),
-                               signed.signature.encode()):
+    if not hmac.compare_digest(signature.encode(), signed.signature.encode()):
         raise _signature_mismatch(request, signed, canonical, to_sign)
     _check_body(request, signed, s3)
 
@@ -402,9 +400,8 @@ def sign(request: HttpRequest, access_key: str, secret_key: str, region: str, se
         signed_headers=tuple(sorted(headers)), signature="", presigned=False, expires=None,
         session_token=session_token, payload_hash=headers.get("x-amz-content-sha256")
         or hashlib.sha256(request.body).hexdigest())
-    to_sign = string_to_sign(signed, canonical_request(request, signed, s3=service == "s3"))
-    key = signing_key(secret_key, credential.date, region, service)
-    signature = hmac.digest(key, to_sign.encode(), "sha256").hex()
+    _, signature = _signature(signed, canonical_request(request, signed, s3=service == "s3"),
+                              secret_key)
     headers["authorization"] = (
         f"{ALGORITHM} Credential={access_key}/{credential.scope}, "
         f"SignedHeaders={';'.join(signed.signed_headers)}, Signature={signature}")
@@ -418,6 +415,14 @@ def canonical_request(request: HttpRequest, signed: SignedRequest, *, s3: bool) 
     query = _canonical_query(request.query_string, signed.presigned)
     return (f"{request.method}\n{_canonical_path(request.path, s3)}\n{query}\n{lines}\n"
             f"{';'.join(signed.signed_headers)}\n{signed.payload_hash}")
+
+
+def _signature(signed: SignedRequest, canonical: str, secret_key: str) -> tuple[str, str]:
+    """The string to sign and its signature (hex): what `sign` sends and `verify` expects."""
+    to_sign = string_to_sign(signed, canonical)
+    credential = signed.credential
+    key = signing_key(secret_key, credential.date, credential.region, credential.service)
+    return to_sign, hmac.digest(key, to_sign.encode(), "sha256").hex()
 
 
 def string_to_sign(signed: SignedRequest, canonical: str) -> str:
