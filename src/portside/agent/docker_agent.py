@@ -507,9 +507,12 @@ class DockerAgent:
             await self._fail(run, exc.reason, container=exc.container)
             return
         run.times["pullStoppedAt"] = time.time()
+        # Each step in a thread only when it has something to do: under a busy host a hop to a
+        # thread and back waits for the CPU twice, on the way to the container's start.
         try:
-            run.volumes = await asyncio.to_thread(volumes.prepare, self.docker, run.arn,
-                                                  definition, self._labels(run))
+            if definition.get("volumes"):
+                run.volumes = await asyncio.to_thread(volumes.prepare, self.docker, run.arn,
+                                                      definition, self._labels(run))
         except volumes.VolumeError as exc:
             await self._fail(run, str(exc))
             return
@@ -517,7 +520,8 @@ class DockerAgent:
             await self._fail(run, f"CannotCreateVolumeError: {exc.explanation or exc}")
             return
         try:
-            run.cgroup_parent = await asyncio.to_thread(self._task_cgroup, run)
+            if definition.get("cpu") or definition.get("memory"):
+                run.cgroup_parent = await asyncio.to_thread(self._task_cgroup, run)
         except (OSError, ValueError, AwsError) as exc:
             await self._fail(run, f"ResourceInitializationError: cannot create the task's "
                                   f"cgroup for its cpu and memory: {exc}")
@@ -531,17 +535,20 @@ class DockerAgent:
                 await self._stop(run, None, reason=f"DependencyConditionFailed: container "
                                  f"{name}'s dependencies cannot be met")
                 return
+            target = targets.get(name)
+            # A log stream named after the container id is made between create and start;
+            # otherwise both happen in one thread.
+            stream_by_id = target is not None and target.stream is None
             try:
-                docker_id = await asyncio.to_thread(self._create, run, container,
-                                                    secrets[name])
+                docker_id, start_error = await asyncio.to_thread(
+                    self._create, run, container, secrets[name], start=not stream_by_id)
             except docker.errors.APIError as exc:
                 await self._stop(run, None, reason=f"CannotCreateContainerError: "
                                  f"{exc.explanation or exc}", failed=name)
                 return
             if digests.get(name):
                 run.containers[name]["imageDigest"] = digests[name]
-            target = targets.get(name)
-            if target is not None and target.stream is None:  # the stream is the container id
+            if stream_by_id:
                 try:
                     await awslogs.prepare(run.role, target, docker_id)
                 except awslogs.LogSetupError as exc:
@@ -549,11 +556,10 @@ class DockerAgent:
                     await asyncio.to_thread(self._discard, run, name)
                     await self._stop(run, None, reason=str(exc), failed=name)
                     return
-            try:
-                await asyncio.to_thread(self.docker.api.start, docker_id)
-            except docker.errors.APIError as exc:
+                start_error = await asyncio.to_thread(self._start_container, docker_id)
+            if start_error is not None:
                 await self._stop(run, None, reason=f"CannotStartContainerError: "
-                                 f"{exc.explanation or exc}", failed=name)
+                                 f"{start_error.explanation or start_error}", failed=name)
                 return
             if target is not None:
                 shipper = awslogs.Shipper(self._log_docker(), docker_id, run.role, target,
@@ -702,7 +708,9 @@ class DockerAgent:
                 "gateway": network["Gateway"]}
 
     def _create(self, run: TaskRun, container: dict[str, Any],
-                secrets: dict[str, dict[str, str]]) -> str:
+                secrets: dict[str, dict[str, str]], start: bool
+                ) -> tuple[str, docker.errors.APIError | None]:
+        """Create the container, and start it when `start`: its id, and the start's error."""
         name = container["name"]
         mode = {"awsvpc": f"container:{run.pause_id}"}.get(run.mode, run.mode)
         injected = {"AWS_REGION": self.identity.region,
@@ -725,7 +733,14 @@ class DockerAgent:
         run.docker_ids[name] = docker_id
         run.containers[name] = {"containerName": name, "status": "RUNNING",
                                 "runtimeId": docker_id}
-        return docker_id
+        return docker_id, self._start_container(docker_id) if start else None
+
+    def _start_container(self, docker_id: str) -> docker.errors.APIError | None:
+        try:
+            self.docker.api.start(docker_id)
+        except docker.errors.APIError as exc:
+            return exc
+        return None
 
     def _create_container(self, **args: Any) -> str:
         """docker-py's `containers.create` (its arguments, translated by its own function) less
