@@ -20,6 +20,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from hypothesis import given
 from hypothesis import strategies as st
+from websockets.headers import build_host
+from websockets.uri import parse_uri
 
 from portside.agent import aws
 from portside.auth import sigv4
@@ -43,12 +45,18 @@ REQUESTS = [
      "-1%3A000000000000%3Acontainer-instance%2Fdefault%2Fabc", {}, b""),
     (aws.S3, "GET", ENDPOINT + "/bucket/dir/a%20b%C3%BC%2B~.env",
      {"x-amz-content-sha256": sigv4.EMPTY_SHA256}, b""),
+    # Header names as a caller may spell them; the gateway reads them in lower case.
+    (aws.LOGS, "POST", "http://Portside.Example:80/", {
+        "X-Amz-Target": "Logs_20140328.PutLogEvents",
+        "Content-Type": "application/x-amz-json-1.1"}, b"{}"),
 ]
 
 
 def _wire(method: str, url: str, headers: dict[str, str], body: bytes) -> HttpRequest:
+    """The request as the gateway reads it: header names in lower case."""
     parts = urlsplit(url)
-    return HttpRequest(method, parts.path, parts.query, headers, body)
+    return HttpRequest(method, parts.path, parts.query,
+                       {k.lower(): v for k, v in headers.items()}, body)
 
 
 @pytest.mark.parametrize(("service", "method", "url", "headers", "body"), REQUESTS)
@@ -78,6 +86,22 @@ def test_the_signature_is_botocores_for_the_same_request(service, method, url, h
     signature = auth.signature(auth.string_to_sign(theirs, auth.canonical_request(theirs)),
                                theirs)
     assert signed["authorization"].endswith(f", Signature={signature}")
+
+
+@pytest.mark.parametrize(("url", "host"), [
+    ("http://127.0.0.1:4566/", "127.0.0.1:4566"),
+    ("http://Portside.Example:80/_portside/agent/ws", "portside.example"),
+    ("https://portside.example:443/", "portside.example"),
+    ("https://portside.example:8443/", "portside.example:8443"),
+    ("http://[::1]:4566/", "[::1]:4566"),
+    ("http://agent:pw@portside.example:4566/", "portside.example:4566"),
+])
+def test_the_signed_host_is_the_one_the_channel_upgrade_sends(url, host):
+    """websockets writes the channel's Host itself; a signature over another spelling of it
+    is refused."""
+    assert aws.signed_headers(KEYS, "us-east-1", aws.ECS, "GET", url)["host"] == host
+    sent = parse_uri(url.replace("http", "ws", 1))
+    assert build_host(sent.host, sent.port, sent.secure) == host
 
 
 def test_signing_is_at_the_time_of_the_call():

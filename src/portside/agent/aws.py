@@ -32,6 +32,7 @@ from portside.protocol.http import HttpRequest
 USER_AGENT = f"portside-agent/{__version__}"
 MAX_BACKOFF = 20.0  # seconds, botocore's standard mode's cap
 MAX_IDLE = 10  # kept-alive connections per endpoint (botocore's max_pool_connections)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 _RETRIED_CODES = frozenset({  # throttling and transient errors, as botocore's standard mode
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
@@ -137,9 +138,9 @@ class Response:
 class _Connections:
     """Kept-alive connections to one endpoint, taken by whichever thread calls next."""
 
-    def __init__(self, scheme: str, netloc: str) -> None:
+    def __init__(self, scheme: str, host: str) -> None:
         self.scheme = scheme
-        self.netloc = netloc
+        self.host = host
         self._idle: list[http.client.HTTPConnection] = []
         self._lock = threading.Lock()
 
@@ -152,7 +153,7 @@ class _Connections:
                 return connection, True
         kind = http.client.HTTPSConnection if self.scheme == "https" else \
             http.client.HTTPConnection
-        connection = kind(self.netloc, timeout=config.connect_timeout)
+        connection = kind(self.host, timeout=config.connect_timeout)
         connection.connect()
         connection.sock.settimeout(config.read_timeout)
         return connection, False
@@ -169,20 +170,34 @@ _ENDPOINTS: dict[tuple[str, str], _Connections] = {}
 _ENDPOINTS_LOCK = threading.Lock()
 
 
-def _connections(scheme: str, netloc: str) -> _Connections:
+def _connections(scheme: str, host: str) -> _Connections:
     with _ENDPOINTS_LOCK:
-        found = _ENDPOINTS.get((scheme, netloc))
+        found = _ENDPOINTS.get((scheme, host))
         if found is None:
-            found = _ENDPOINTS[(scheme, netloc)] = _Connections(scheme, netloc)
+            found = _ENDPOINTS[(scheme, host)] = _Connections(scheme, host)
         return found
+
+
+def host_header(url: str) -> str:
+    """The Host a client sends for `url`, as botocore and websockets (the channel's upgrade)
+    both write it: the name in lower case, an IPv6 address in brackets, the port unless it is
+    the scheme's default, no user info. Signing `url`'s own spelling instead would not verify
+    where the two differ (`http://Portside:80`)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None and parts.port != _DEFAULT_PORTS.get(parts.scheme):
+        host = f"{host}:{parts.port}"
+    return host
 
 
 def signed_headers(keys: Keys, region: str, service: Service, method: str, url: str,
                    headers: Mapping[str, str] | None = None, body: bytes = b"") -> dict[str, str]:
     """The headers of a request to `url`, with its SigV4 signature (lower-case names)."""
     parts = urlsplit(url)
-    request = HttpRequest(method, parts.path or "/", parts.query,
-                          {"host": parts.netloc, **(headers or {})}, body)
+    request = HttpRequest(method, parts.path or "/", parts.query, {
+        "host": host_header(url), **{k.lower(): v for k, v in (headers or {}).items()}}, body)
     sign(request, keys.access_key_id, keys.secret_access_key, region, service.signing_name,
          datetime.now(UTC), keys.session_token)
     return request.headers
@@ -199,7 +214,7 @@ class Client:
         self.keys = keys
         self.config = config or Config()
         parts = urlsplit(self.endpoint)
-        self._connections = _connections(parts.scheme, parts.netloc)
+        self._connections = _connections(parts.scheme, host_header(self.endpoint))
 
     def call(self, operation: str, **params: Any) -> dict[str, Any]:
         """A JSON 1.1 operation (`SubmitTaskStateChange` …); its answer. Raises CallError."""
