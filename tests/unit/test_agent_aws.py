@@ -24,6 +24,7 @@ from websockets.headers import build_host
 from websockets.uri import parse_uri
 
 from portside.agent import aws
+from portside.agent.channel import Identity
 from portside.auth import sigv4
 from portside.gateway.routing import TARGET_PREFIXES
 from portside.protocol.errors import AwsError
@@ -251,3 +252,11 @@ def test_portside_agent_imports_no_botocore():
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=False)
     assert ran.returncode == 0, ran.stderr
+
+
+def test_the_secret_and_the_session_token_stay_out_of_reprs():
+    identity = Identity(ENDPOINT, "us-east-1", KEYS.access_key_id, KEYS.secret_access_key,
+                        KEYS.session_token)
+    for shown in (repr(KEYS), repr(identity), repr(identity.keys)):
+        assert KEYS.access_key_id in shown
+        assert KEYS.secret_access_key not in shown and KEYS.session_token not in shown

@@ -20,7 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -59,11 +59,12 @@ S3 = Service("s3")
 
 @dataclass(frozen=True)
 class Keys:
-    """An access key to sign with, temporary (with its session token) or not."""
+    """An access key to sign with, temporary (with its session token) or not. Its repr leaves
+    the secret and the token out, as a repr may end up in a log or a traceback."""
 
     access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_sts(cls, credentials: Mapping[str, Any]) -> Keys:

@@ -16,7 +16,7 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -36,13 +36,14 @@ ECS_CLIENT_CONFIG = aws.Config(attempts=3)
 
 @dataclass(frozen=True)
 class Identity:
-    """Where the control plane is, and the credentials the agent signs with."""
+    """Where the control plane is, and the credentials the agent signs with (the secret and
+    the token left out of its repr)."""
 
     endpoint: str
     region: str
     access_key_id: str
-    secret_access_key: str
-    session_token: str | None = None
+    secret_access_key: str = field(repr=False)
+    session_token: str | None = field(default=None, repr=False)
 
     @property
     def keys(self) -> aws.Keys:
