@@ -260,3 +260,12 @@ def test_the_secret_and_the_session_token_stay_out_of_reprs():
     for shown in (repr(KEYS), repr(identity), repr(identity.keys)):
         assert KEYS.access_key_id in shown
         assert KEYS.secret_access_key not in shown and KEYS.session_token not in shown
+
+
+@pytest.mark.parametrize("body", [b"<html>hunter2</html>", b'"hunter2"', b"hunter2\xff"])
+def test_a_success_that_is_no_json_object_is_a_call_error_without_the_body(body):
+    with answering([(200, body)]) as (endpoint, _), pytest.raises(aws.CallError) as raised:
+        aws.Client(aws.SECRETS_MANAGER, endpoint, "us-east-1", KEYS).call("GetSecretValue")
+    shown = str(raised.value)
+    assert "GetSecretValue" in shown and "hunter2" not in shown
+

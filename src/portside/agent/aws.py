@@ -101,18 +101,22 @@ class EndpointError(CallError):
 def json_error(status: int, headers: Mapping[str, str], body: bytes) -> ServiceError:
     """The error of a JSON-protocol answer: `__type` (or x-amzn-ErrorType), whose namespace
     (`…#`) and suffix (`:…`) are not part of the code, and `message` or `Message`."""
-    try:
-        document = json.loads(body) if body else {}
-    except ValueError:
-        document = None
-    if not isinstance(document, dict):
-        document = {}
+    document = _json_object(body) or {}
     code = headers.get("x-amzn-errortype") or document.get("__type") or document.get("code")
     code = code.partition(":")[0].rpartition("#")[2] if isinstance(code, str) else ""
     if not code:
         return ServiceError(str(status), http.client.responses.get(status, ""), status)
     message = document.get("message") or document.get("Message") or ""
     return ServiceError(code, str(message), status)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """`body` as a JSON object (an empty body as {}); None when it is none."""
+    try:
+        document = json.loads(body) if body else {}
+    except ValueError:
+        return None
+    return document if isinstance(document, dict) else None
 
 
 def xml_error(status: int, body: bytes) -> ServiceError:
@@ -226,7 +230,11 @@ class Client:
             "content-type": "application/x-amz-json-1.1"}, json.dumps(params).encode())
         if answer.status >= 300:
             raise json_error(answer.status, answer.headers, answer.body)
-        return json.loads(answer.body) if answer.body else {}
+        document = _json_object(answer.body)
+        if document is None:
+            # Not the body: it may be a secret's value.
+            raise CallError(f"{operation}: the answer ({answer.status}) is not a JSON object")
+        return document
 
     def get_object(self, bucket: str, key: str) -> bytes:
         """S3 GetObject (path-style, as SDKs address a custom endpoint): the object's bytes.
