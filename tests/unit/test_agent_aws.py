@@ -18,6 +18,7 @@ import pytest
 from botocore.auth import S3SigV4Auth, SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 from hypothesis import given
 from hypothesis import strategies as st
 from websockets.headers import build_host
@@ -269,3 +270,9 @@ def test_a_success_that_is_no_json_object_is_a_call_error_without_the_body(body)
     shown = str(raised.value)
     assert "GetSecretValue" in shown and "hunter2" not in shown
 
+
+def test_the_retried_error_codes_are_botocores_standard_modes():
+    botocores = {*ThrottledRetryableChecker._THROTTLED_ERROR_CODES,
+                 *TransientRetryableChecker._TRANSIENT_ERROR_CODES}
+    assert botocores == aws._RETRIED_CODES
+    assert set(TransientRetryableChecker._TRANSIENT_STATUS_CODES) == aws._RETRIED_STATUSES

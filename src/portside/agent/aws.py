@@ -36,8 +36,10 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _RETRIED_STATUSES = frozenset({500, 502, 503, 504})
 _RETRIED_CODES = frozenset({  # throttling and transient errors, as botocore's standard mode
     "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
-    "TooManyRequestsException", "RequestLimitExceeded", "SlowDown", "RequestTimeout",
-    "RequestTimeoutException", "PriorRequestNotComplete"})
+    "TooManyRequestsException", "ProvisionedThroughputExceededException",
+    "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+    "LimitExceededException", "RequestThrottled", "SlowDown", "EC2ThrottledException",
+    "RequestTimeout", "RequestTimeoutException", "PriorRequestNotComplete"})
 
 
 @dataclass(frozen=True)
