@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from botocore.auth import S3SigV4Auth, SigV4Auth
@@ -165,20 +165,22 @@ def test_an_error_type_loses_its_namespace_and_suffix():
 @contextmanager
 def answering(answers: list[tuple[int, bytes]]) -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A server giving `answers` in turn (the last one repeated); yields its endpoint and the
-    headers of each request it got."""
+    headers of each request it got (its path as received under `:path`)."""
     seen: list[dict[str, str]] = []
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-            self.rfile.read(int(self.headers["Content-Length"]))
-            seen.append({k.lower(): v for k, v in self.headers.items()})
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append({":path": self.path, **{k.lower(): v for k, v in self.headers.items()}})
             status, body = answers[min(len(seen), len(answers)) - 1]
             self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
+
+        do_GET = do_POST  # noqa: N815
 
         def log_message(self, *args: object) -> None:
             pass
@@ -200,6 +202,20 @@ def test_a_call_posts_json_with_its_target_and_returns_the_answer():
     assert seen[0]["x-amz-target"] == "AmazonEC2ContainerServiceV20141113.DescribeClusters"
     assert seen[0]["content-type"] == "application/x-amz-json-1.1"
     assert seen[0]["x-amz-security-token"] == KEYS.session_token
+
+
+@pytest.mark.parametrize("key", ["dir/a b+ü~%.env", "a//b/../c.env"])
+def test_get_object_sends_a_path_style_request_that_verifies_as_s3(key):
+    """The key is encoded once and never normalized: S3's own canonical path."""
+    with answering([(200, b"A=1\n")]) as (endpoint, seen):
+        assert aws.Client(aws.S3, endpoint, "us-east-1", KEYS).get_object("bucket", key) == \
+            b"A=1\n"
+    headers = seen[0]
+    path = headers.pop(":path")
+    assert unquote(path) == f"/bucket/{key}"
+    request = HttpRequest("GET", path, "", headers)
+    sigv4.verify(request, sigv4.parse_signature(request), KEYS.secret_access_key,
+                 datetime.now(UTC), expected_service="s3", expected_region="us-east-1")
 
 
 def test_a_5xx_answer_is_retried_and_a_4xx_is_not(monkeypatch):
