@@ -5,6 +5,7 @@ retried."""
 
 from __future__ import annotations
 
+import http.client
 import subprocess
 import sys
 import threading
@@ -246,6 +247,18 @@ def test_no_answer_is_an_endpoint_error(monkeypatch):
         pass  # the port is closed again
     client = aws.Client(aws.ECS, endpoint, "us-east-1", KEYS, aws.Config(connect_timeout=1))
     with pytest.raises(aws.EndpointError):
+        client.call("ListClusters")
+
+
+def test_an_endpoint_error_names_a_failure_that_has_no_text(monkeypatch):
+    monkeypatch.setattr(aws.time, "sleep", lambda seconds: None)
+    client = aws.Client(aws.ECS, ENDPOINT, "us-east-1", KEYS)
+
+    def exchange(*args: object) -> aws.Response:
+        raise http.client.ResponseNotReady()
+
+    monkeypatch.setattr(client, "_exchange", exchange)
+    with pytest.raises(aws.EndpointError, match="did not answer: ResponseNotReady$"):
         client.call("ListClusters")
 
 

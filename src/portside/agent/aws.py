@@ -258,7 +258,7 @@ class Client:
             except (OSError, http.client.HTTPException) as exc:
                 if last:
                     raise EndpointError(f"{self.endpoint} did not answer: "
-                                        f"{exc or type(exc).__name__}") from None
+                                        f"{str(exc) or type(exc).__name__}") from None
             else:
                 if last or not self._retried(answer):
                     return answer
