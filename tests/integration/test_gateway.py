@@ -215,6 +215,11 @@ def test_reset_needs_root_credentials_and_wipes_state(tmp_path):
         # The host's local agent registers itself again after a reset; the call made before
         # the reset is gone.
         assert events_named(server, "GetCallerIdentity") == []
+        # `portside reset` signs with the root keys of its settings (portside.auth.sigv4).
+        out = subprocess.run([sys.executable, "-m", "portside", "reset", "--endpoint",
+                              server.endpoint], capture_output=True, text=True, timeout=30,
+                             env={**os.environ})
+        assert (out.returncode, out.stdout) == (0, "portside state wiped\n"), out.stderr
     finally:
         server.stop()
 
