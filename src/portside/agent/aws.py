@@ -77,6 +77,9 @@ class Keys:
 
 @dataclass(frozen=True)
 class Config:
+    """How patiently a client calls; the defaults are botocore's (standard mode's 3 attempts,
+    60-second timeouts), which the agent's clients had before."""
+
     attempts: int = 3  # the first call and its retries
     connect_timeout: float = 60.0  # seconds, botocore's defaults
     read_timeout: float = 60.0
@@ -137,6 +140,9 @@ def xml_error(status: int, body: bytes) -> ServiceError:
 
 @dataclass(frozen=True)
 class Response:
+    """An answer, read whole: the agent's answers are small, and a connection goes back to the
+    pool only once its answer is read."""
+
     status: int
     headers: dict[str, str]  # lower-case names
     body: bytes
@@ -266,6 +272,8 @@ class Client:
             attempt += 1
 
     def _retried(self, answer: Response) -> bool:
+        """Whether botocore's standard mode would retry this answer: a 5xx, or a throttling or
+        transient error code."""
         if answer.status in _RETRIED_STATUSES:
             return True
         if answer.status < 400:
