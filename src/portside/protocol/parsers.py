@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import cache, partial
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 from weakref import WeakKeyDictionary
@@ -192,54 +193,112 @@ def _from_text(text: str, shape: Shape) -> Any:
 
 # --- json -------------------------------------------------------------------------------------
 
-_cache_json_members: WeakKeyDictionary[Shape, dict[str, tuple[str, Shape]]] = WeakKeyDictionary()
+Reader = Callable[[Any], Any]
+JsonMembers = dict[str, tuple[str, Reader]]  # JSON key -> (member name, its reader)
 
 
-def _json_members(shape: Shape) -> dict[str, tuple[str, Shape]]:
-    """JSON key -> (member name, member shape); the key is the member's locationName if any."""
-    found = _cache_json_members.get(shape)
-    if found is None:
-        found = {m.serialization.get("name", name): (name, m) for name, m in shape.members.items()}
-        _cache_json_members[shape] = found
-    return found
+class _JsonReaders:
+    """Compiles the shapes of one service into functions that read their JSON values, once per
+    shape: dispatching on each value's shape (its type, members, traits) cost as much as the
+    reading did, on every request."""
+
+    def __init__(self) -> None:
+        self._readers: dict[str, Reader] = {}  # shape names are unique within a service
+        self._members: dict[str, JsonMembers] = {}
+
+    def reader(self, shape: Shape) -> Reader:
+        found = self._readers.get(shape.name)
+        if found is None:
+            found = self._readers[shape.name] = self._compile(shape)
+        return found
+
+    def members(self, shape: Shape) -> JsonMembers:
+        """A structure's members by JSON key: the member's locationName if it has one."""
+        found = self._members.get(shape.name)
+        if found is None:
+            found = self._members[shape.name] = {}
+            # Filled after registering, so that a member may refer back to this structure.
+            found.update({m.serialization.get("name", name): (name, self.reader(m))
+                          for name, m in shape.members.items()})
+        return found
+
+    def _compile(self, shape: Shape) -> Reader:
+        kind = shape.type_name
+        if kind == "structure":
+            return _same if shape.metadata.get("document") else self._structure(shape)
+        if kind == "list":
+            return self._list(shape)
+        if kind == "map":
+            return self._map(shape)
+        if kind == "string":
+            return _json_string
+        return partial(_json_scalar, shape=shape)
+
+    def _structure(self, shape: Shape) -> Reader:
+        expected = f"a JSON object for {shape.name}"
+        members: JsonMembers = {}
+
+        def read(value: Any) -> Params:
+            if not isinstance(value, dict):
+                raise _Invalid(value, expected)
+            return _json_structure(value, members)
+
+        self._readers[shape.name] = read  # before the members: they may refer back to it
+        members = self.members(shape)  # the same dict, complete once its filling ends
+        return read
+
+    def _list(self, shape: Shape) -> Reader:
+        expected = f"a JSON array for {shape.name}"
+        item = self.reader(shape.member)
+
+        def read(value: Any) -> list[Any]:
+            if not isinstance(value, list):
+                raise _Invalid(value, expected)
+            return [item(v) for v in value if v is not None]
+
+        return read
+
+    def _map(self, shape: Shape) -> Reader:
+        expected = f"a JSON object for {shape.name}"
+        item = self.reader(shape.value)
+
+        def read(value: Any) -> dict[str, Any]:
+            if not isinstance(value, dict):
+                raise _Invalid(value, expected)
+            return {k: item(v) for k, v in value.items() if v is not None}
+
+        return read
 
 
-def _from_json(value: Any, shape: Shape) -> Any:
-    kind = shape.type_name
-    if kind == "structure":
-        if shape.metadata.get("document"):
-            return value
-        if not isinstance(value, dict):
-            raise _Invalid(value, f"a JSON object for {shape.name}")
-        return _json_structure(value, _json_members(shape))
-    if kind == "list":
-        if not isinstance(value, list):
-            raise _Invalid(value, f"a JSON array for {shape.name}")
-        item = shape.member
-        return [_from_json(v, item) for v in value if v is not None]
-    if kind == "map":
-        if not isinstance(value, dict):
-            raise _Invalid(value, f"a JSON object for {shape.name}")
-        item = shape.value
-        return {k: _from_json(v, item) for k, v in value.items() if v is not None}
-    return _json_scalar(value, shape)
+@cache
+def _json_readers(service: ServiceModel) -> _JsonReaders:
+    return _JsonReaders()
 
 
-def _json_structure(value: dict, members: dict[str, tuple[str, Shape]]) -> Params:
+def _same(value: Any) -> Any:
+    return value
+
+
+def _json_structure(value: dict, members: JsonMembers) -> Params:
     out: Params = {}
     for key, item in value.items():
         member = members.get(key)
         if member is not None and item is not None:
-            out[member[0]] = _from_json(item, member[1])
+            out[member[0]] = member[1](item)
     return out
+
+
+def _json_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise _Invalid(value, _EXPECTED["string"])
 
 
 def _json_scalar(value: Any, shape: Shape) -> Any:
     kind = shape.type_name
     if kind == "string":
-        if isinstance(value, str):
-            return value
-    elif kind in ("integer", "long"):
+        return _json_string(value)
+    if kind in ("integer", "long"):
         if isinstance(value, int) and not isinstance(value, bool):
             return _integer(value, shape)
         if isinstance(value, float) and value.is_integer():
@@ -284,7 +343,7 @@ def _parse_json(service: ServiceModel, request: HttpRequest, protocol: str) -> t
     try:
         if not isinstance(document, dict):
             raise _Invalid(document, "a JSON object")
-        return op, _json_structure(document, _json_members(shape))
+        return op, _json_structure(document, _json_readers(service).members(shape))
     except _Invalid as e:
         raise _body_error(protocol, str(e)) from None
 
@@ -840,11 +899,12 @@ def _read_body(
             document = _json_document(body, protocol)
             if member is not None:
                 if document != {}:  # what botocore sends when the payload is absent
-                    params[payload] = _from_json(document, member)
+                    params[payload] = _json_readers(op.service_model).reader(member)(document)
             elif not isinstance(document, dict):
                 raise _Invalid(document, "a JSON object")
             else:
-                params.update(_json_structure(document, _rest_json_body_members(shape)))
+                params.update(_json_structure(document,
+                                              _rest_json_body_members(op.service_model, shape)))
         else:
             root = _xml_root(body)
             if member is not None:
@@ -855,19 +915,17 @@ def _read_body(
         raise _body_error(protocol, str(e)) from None
 
 
-_cache_json_body: WeakKeyDictionary[Shape, dict[str, tuple[str, Shape]]] = WeakKeyDictionary()
+_cache_json_body: WeakKeyDictionary[Shape, JsonMembers] = WeakKeyDictionary()
 _cache_xml_body: WeakKeyDictionary[Shape, list[_XmlMember]] = WeakKeyDictionary()
 
 
-def _rest_json_body_members(shape: Shape) -> dict[str, tuple[str, Shape]]:
+def _rest_json_body_members(service: ServiceModel, shape: Shape) -> JsonMembers:
     """The input members that travel in a JSON body: those not bound to the path or headers."""
     found = _cache_json_body.get(shape)
     if found is None:
-        found = {
-            key: (name, m)
-            for key, (name, m) in _json_members(shape).items()
-            if "location" not in m.serialization
-        }
+        located = {name for name, m in shape.members.items() if "location" in m.serialization}
+        found = {key: member for key, member in _json_readers(service).members(shape).items()
+                 if member[0] not in located}
         _cache_json_body[shape] = found
     return found
 

@@ -152,7 +152,10 @@ def _compile(shape: Shape) -> Check:
 
 
 def _lazy(shape: Shape) -> Check:
-    """Defer compiling a child until it is first used, so recursive shapes compile finitely."""
+    """Defer compiling a child until it is first used, so recursive shapes compile finitely.
+    A scalar cannot recur: it is compiled at once, and checked without the indirection."""
+    if shape.type_name not in ("structure", "list", "map"):
+        return _validator(shape)
     compiled: list[Check] = []
 
     def check(value: Any, path: str, out: list[Violation]) -> None:
@@ -179,7 +182,7 @@ def _structure(shape: Shape) -> Check:
         for name, item in value.items():
             member = members.get(name)
             if member is not None and item is not None:
-                member[1](item, _join(path, member[0]), out)
+                member[1](item, f"{path}.{member[0]}" if path else member[0], out)
 
     return check
 
@@ -254,10 +257,10 @@ def _scalar(shape: Shape) -> Check:
         allowed = frozenset(enum)
         message = f"Member must satisfy enum value set: [{', '.join(enum)}]"
         checks.append(_when(lambda v: v in allowed, message))
-    if numeric:
-        checks.append(_size_check(shape, "value"))
-    elif kind in ("string", "blob"):
-        checks.append(_size_check(shape, "length"))
+    if numeric or kind in ("string", "blob"):
+        sized = _size_check(shape, "value" if numeric else "length")
+        if sized is not _accept:  # most members have no bounds: no call for them
+            checks.append(sized)
     sensitive = bool(shape.metadata.get("sensitive"))
 
     def check(value: Any, path: str, out: list[Violation]) -> None:
