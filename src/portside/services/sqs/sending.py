@@ -80,7 +80,7 @@ def prepare(queue: Queue, request: Mapping[str, Any], sender_id: str, now: float
         "receive_count": 0, "group_id": group_id, "deduplication_id": deduplication_id,
     }
     scope = deduplication_scope(deduplication_id, group_id, queue.deduplication_per_group) \
-        if queue.fifo and deduplication_id and group_id else None
+        if deduplication_id and group_id and queue.fifo else None
     return Outgoing(row, answer, scope)
 
 
