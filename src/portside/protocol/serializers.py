@@ -314,13 +314,10 @@ class _JsonCompiler:
 
     def _structure(self, shape: Shape, key: tuple[str, str]) -> Encoder:
         members: dict[str, tuple[str, Encoder | None]] = {}
-        plain: frozenset[str] | None = None  # the members, when each is written as it is
 
         def encode(value: Result) -> dict[str, Any]:
             # Walks the keys the value has (JSON members are unordered): results carry fewer
             # members than their shapes declare.
-            if plain is not None:
-                return {k: v for k, v in value.items() if v is not None and k in plain}
             out = {}
             for name, member_value in value.items():
                 member = members.get(name)
@@ -336,8 +333,6 @@ class _JsonCompiler:
             if self._skip_located and member.serialization.get("location") in _LOCATED:
                 continue
             members[name] = (member.serialization.get("name", name), self.encoder(member))
-        if all(wire == name and encoder is None for name, (wire, encoder) in members.items()):
-            plain = frozenset(members)
         return encode
 
 
