@@ -190,3 +190,19 @@ def test_tasks_encoded_with_their_shared_members_read_as_each_alone():
         assert json.loads(together[0]) == json.loads(alone[0]) == {**task, "tags": []}
         assert json.loads(together[1].text)["detail"] == json.loads(alone[1].text)["detail"]
     assert events.shared_members(tasks[:1]) is None
+
+
+@pytest.mark.parametrize("reason", ["ünïcode \" \\ \n", "lone \ud800 surrogate"])
+def test_a_task_encodes_as_json_reads_it_whatever_its_strings(reason):
+    """orjson writes the documents; a string it refuses (a lone surrogate, which a JSON
+    request can carry) is written by json instead. Either way json.loads reads back the same
+    task, its timestamps the same floats."""
+    from portside.services.ecs import events
+
+    task = {"taskArn": "arn:aws:ecs:us-east-1:000000000000:task/c/1", "version": 1,
+            "createdAt": 1700000000.123456, "containers": [{"name": "app", "reason": reason}],
+            "overrides": {"containerOverrides": [{"name": "app", "memory": 2**40}]}}
+    document, event = events.encode_task(ACCOUNT, REGION, task, [{"key": reason}], 1.5)
+
+    assert json.loads(document) == {**task, "tags": [{"key": reason}]}
+    assert json.loads(event.text)["detail"]["containers"] == task["containers"]

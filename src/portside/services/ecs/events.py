@@ -16,6 +16,7 @@ from typing import Any
 
 from portside.events.bus import EncodedEvent
 from portside.ids import new_uuid
+from portside.services.ecs.common import dumps
 
 SOURCE = "aws.ecs"
 TASK_STATE_CHANGE = "ECS Task State Change"
@@ -25,8 +26,6 @@ _TASK_TIMES = ("createdAt", "connectivityAt", "pullStartedAt", "pullStoppedAt", 
                "stoppingAt", "executionStoppedAt", "stoppedAt")
 _NOT_SHARED = frozenset({*_TASK_TIMES, "tags"})
 _ABSENT = object()
-# The documents are trees of plain JSON values: no cycle to look for.
-_encode = json.JSONEncoder(separators=(",", ":"), check_circular=False).encode
 _quote = json.encoder.encode_basestring_ascii  # a string as json.dumps writes it
 
 
@@ -46,7 +45,7 @@ def _event_time(epoch: float) -> str:
 def _number(value: Any) -> str:
     """A timestamp as JSON: a float as `json` writes one (its repr), without the cost of
     the encoder for one value."""
-    return repr(value) if type(value) is float else _encode(value)
+    return repr(value) if type(value) is float else dumps(value)
 
 
 def _envelope(detail_type: str, account_id: str, region: str, resource: str,
@@ -78,7 +77,7 @@ def shared_members(tasks: Sequence[dict[str, Any]]) -> Shared | None:
         names = [k for k in names if task.get(k, _ABSENT) is first[k]]
     if len(tasks) < 2 or not names:
         return None
-    return Shared(_NOT_SHARED.union(names), _encode({k: first[k] for k in names})[1:-1])
+    return Shared(_NOT_SHARED.union(names), dumps({k: first[k] for k in names})[1:-1])
 
 
 def encode_task(account_id: str, region: str, task: dict[str, Any], tags: list[Any],
@@ -90,14 +89,14 @@ def encode_task(account_id: str, region: str, task: dict[str, Any], tags: list[A
     the members in `shared` (which the task holds) were encoded once for all its siblings."""
     # Never empty: a task has its taskArn, so the times can follow with a comma.
     if shared is None:
-        members = _encode({k: v for k, v in task.items() if k not in _NOT_SHARED})[:-1]
+        members = dumps({k: v for k, v in task.items() if k not in _NOT_SHARED})[:-1]
     else:
-        own = _encode({k: v for k, v in task.items() if k not in shared.skipped})[:-1]
+        own = dumps({k: v for k, v in task.items() if k not in shared.skipped})[:-1]
         members = f"{own},{shared.text}" if len(own) > 1 else f"{own}{shared.text}"
     times = [(k, task[k]) for k in _TASK_TIMES if k in task]
     epochs = "".join(f',"{k}":{_number(v)}' for k, v in times)
     isos = "".join(f',"{k}":"{iso(v)}"' for k, v in times)
-    document = f'{members}{epochs},"tags":{_encode(tags) if tags else "[]"}}}'
+    document = f'{members}{epochs},"tags":{dumps(tags) if tags else "[]"}}}'
     detail = f'{members}{isos},"updatedAt":"{iso(now)}"}}'
     envelope = _envelope(TASK_STATE_CHANGE, account_id, region, task["taskArn"], now)
     return document, EncodedEvent(SOURCE, TASK_STATE_CHANGE, f"{envelope}{detail}}}")
@@ -111,4 +110,4 @@ def instance_state_change(account_id: str, region: str, instance: dict[str, Any]
     detail["updatedAt"] = iso(now)
     envelope = _envelope(INSTANCE_STATE_CHANGE, account_id, region,
                          instance["containerInstanceArn"], now)
-    return EncodedEvent(SOURCE, INSTANCE_STATE_CHANGE, f"{envelope}{_encode(detail)}}}")
+    return EncodedEvent(SOURCE, INSTANCE_STATE_CHANGE, f"{envelope}{dumps(detail)}}}")

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Row
 
+from portside.services.ecs.common import dumps
 from portside.services.ecs.lifecycle import TaskStatus
 
 # A status by its name, without the Enum call's lookup (the scheduler asks for every task).
@@ -93,7 +94,7 @@ class Task:
 
     def document_text(self) -> str:
         """The `document` column: the Task document with its tags, as JSON."""
-        return json.dumps({**self.doc, "tags": self.tags}, separators=(",", ":"))
+        return dumps({**self.doc, "tags": self.tags})
 
     def changes(self, document: str | None = None) -> dict[str, Any]:
         """What a change of the task rewrites in its row (`UPDATE_TASK`'s parameters);

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 
 from portside.services.ecs import events
 from portside.services.ecs.arns import cluster_arn, container_instance_arn
+from portside.services.ecs.common import dumps
 from portside.services.ecs.lifecycle import ENI_STEPS, STAMPS, StopCode, TaskStatus, task_path
 from portside.services.ecs.model import container_instances, fargate_hosts, revisions, tasks
 from portside.services.ecs.placement.engine import InstanceView, PlacementState
@@ -424,19 +425,15 @@ def _encoded_rows(new: list[Task], now: float
     for task in new:
         definition = definitions.get(id(task.definition))
         if definition is None:
-            definition = definitions[id(task.definition)] = _dumps(task.definition)
+            definition = definitions[id(task.definition)] = dumps(task.definition)
         reserved = reservations.get(task.reservation)
         if reserved is None:
-            reserved = reservations[task.reservation] = _dumps(task.reservation.to_json())
+            reserved = reservations[task.reservation] = dumps(task.reservation.to_json())
         document, event = events.encode_task(task.account_id, task.region, task.doc,
                                              task.tags, now, shared)
         rows.append(task.row(document, definition, reserved))
         published.append((task.account_id, task.region, event))
     return rows, published
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
 
 
 def _instance_event(host: Host, now: float) -> tuple[str, str, EncodedEvent]:
