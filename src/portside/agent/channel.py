@@ -200,6 +200,23 @@ REPORT_RETRIES = 40
 REPORT_BACKOFF = 0.25  # seconds, times the attempt number (at most 20)
 
 
+async def register_container_instance(ecs: aws.Client, request: dict[str, Any]) -> str:
+    """RegisterContainerInstance as the ECS agent does it; the instance's ARN. The agent creates
+    the `default` cluster when it is missing, and an instance deregistered meanwhile joins anew
+    (its old ARN refused) instead of failing."""
+    try:
+        found = await asyncio.to_thread(ecs.call, "RegisterContainerInstance", **request)
+    except aws.ServiceError as exc:
+        if exc.code == "ClusterNotFoundException" and request["cluster"] == "default":
+            await asyncio.to_thread(ecs.call, "CreateCluster", clusterName="default")
+        elif exc.code == "InvalidParameterException" and "containerInstanceArn" in request:
+            request = {k: v for k, v in request.items() if k != "containerInstanceArn"}
+        else:
+            raise
+        found = await asyncio.to_thread(ecs.call, "RegisterContainerInstance", **request)
+    return found["containerInstance"]["containerInstanceArn"]
+
+
 async def submit_report(ecs: aws.Client, operation: str, **params: Any) -> None:
     """Report a state change through the ECS API (`SubmitTaskStateChange` …), retrying while
     the control plane is away: a report is never dropped; a task it no longer knows is the end

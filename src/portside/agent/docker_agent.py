@@ -37,10 +37,15 @@ from docker.models.containers import _create_container_args
 from docker.transport import UnixHTTPAdapter
 
 from portside import __version__
-from portside.agent import aws, awslogs, envfiles, volumes
+from portside.agent import awslogs, envfiles, volumes
 from portside.agent.capabilities import host_attributes
 from portside.agent.cgroups import TaskCgroups
-from portside.agent.channel import Channel, Identity, submit_report
+from portside.agent.channel import (
+    Channel,
+    Identity,
+    register_container_instance,
+    submit_report,
+)
 from portside.agent.endpoints import (
     TASK_ENDPOINT_ADDRESS,
     CredentialSource,
@@ -297,17 +302,7 @@ class DockerAgent:
         }
         if self.container_instance_arn is not None:
             request["containerInstanceArn"] = self.container_instance_arn
-        try:
-            found = await asyncio.to_thread(self.ecs.call, "RegisterContainerInstance", **request)
-        except aws.ServiceError as exc:
-            if exc.code == "ClusterNotFoundException" and spec.cluster == "default":
-                await asyncio.to_thread(self.ecs.call, "CreateCluster", clusterName="default")
-            elif exc.code == "InvalidParameterException" and "containerInstanceArn" in request:
-                del request["containerInstanceArn"]  # deregistered meanwhile: join anew
-            else:
-                raise
-            found = await asyncio.to_thread(self.ecs.call, "RegisterContainerInstance", **request)
-        self.container_instance_arn = found["containerInstance"]["containerInstanceArn"]
+        self.container_instance_arn = await register_container_instance(self.ecs, request)
         spec.state_dir.mkdir(parents=True, exist_ok=True)
         self._state_file().write_text(json.dumps(
             {"containerInstanceArn": self.container_instance_arn}))

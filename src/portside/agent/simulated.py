@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from portside import __version__
-from portside.agent import aws
 from portside.agent.capabilities import host_attributes
-from portside.agent.channel import Channel, Identity, submit_report
+from portside.agent.channel import Channel, Identity, register_container_instance, submit_report
 from portside.ids import new_uuid
 
 T = TypeVar("T")
@@ -140,16 +139,7 @@ class SimulatedHost:
         }
         if self.container_instance_arn is not None:
             request["containerInstanceArn"] = self.container_instance_arn
-        try:
-            found = await asyncio.to_thread(self.ecs.call, "RegisterContainerInstance", **request)
-        except aws.ServiceError as exc:
-            # The ECS agent creates the default cluster when it is missing.
-            if exc.code != "ClusterNotFoundException" or \
-                    spec.cluster != "default":
-                raise
-            await asyncio.to_thread(self.ecs.call, "CreateCluster", clusterName="default")
-            found = await asyncio.to_thread(self.ecs.call, "RegisterContainerInstance", **request)
-        self.container_instance_arn = found["containerInstance"]["containerInstanceArn"]
+        self.container_instance_arn = await register_container_instance(self.ecs, request)
 
     # -- the Reconciler protocol -----------------------------------------------------------
 
