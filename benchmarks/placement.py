@@ -259,8 +259,9 @@ def main(argv: Sequence[str]) -> int:
         "spread(attribute:ecs.availability-zone) and memberOf(attribute:ecs.instance-type =~ "
         "m5.*), in one process after one warm-up pass. Rates are per second of this "
         "process's CPU time (one core; the machine is shared, so wall-clock rates, also "
-        "shown, depend on its load). The engine alone; the RunTask handler's figure goes "
-        "beside it once it exists. Building a state from the 1,000 views takes "
+        "shown, depend on its load). The engine alone; the whole RunTask handler's figure is "
+        "the ECS RunTask section's (benchmarks/ecs.py). Building a state from the 1,000 views "
+        "takes "
         f"{format_spread(builds, 1)} CPU ms, which the one-shot form pays on every call.",
         issue_table,
         f"Goal: ≥ {GOAL_PER_SECOND:,} placements per second through the RunTask handler, so the "
