@@ -182,7 +182,7 @@ def _structure(shape: Shape) -> Check:
         for name, item in value.items():
             member = members.get(name)
             if member is not None and item is not None:
-                member[1](item, f"{path}.{member[0]}" if path else member[0], out)
+                member[1](item, _join(path, member[0]), out)
 
     return check
 
