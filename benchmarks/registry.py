@@ -20,9 +20,11 @@ medians, and the median of the per-round ratios, since a round's two servers sha
 the moment), and the goals: ≤ 1.05× distribution's time in each, RSS growth ≤ 64 MB during the
 1 GiB push.
 
-Usage: ``python benchmarks/registry.py [--rounds 3] [--layer-mib 1024]``. Needs docker (an
-engine that answers), skopeo and /usr/bin/docker-registry (installed with apt when missing).
-Replaces the "Registry" section of benchmarks/RESULTS.md.
+Usage: ``python benchmarks/registry.py [--rounds 3] [--layer-mib 1024] [--steps …]``. Needs
+docker (an engine that answers), skopeo and /usr/bin/docker-registry (installed with apt when
+missing). Replaces the "Registry" section of benchmarks/RESULTS.md; `--steps` runs some of the
+steps only (e.g. `--steps "1 GiB layer push"`), for looking at one of them, and never writes
+RESULTS.md.
 """
 
 from __future__ import annotations
@@ -70,6 +72,8 @@ GOAL_TIME_RATIO = 1.05
 GOAL_RSS_GROWTH_MB = 64.0
 MiB = 1 << 20
 OPERATIONS = ("docker push", "docker pull", "skopeo pull", "skopeo push", "1 GiB layer push")
+# The steps that pull pull what the docker push pushed: choosing them runs it too.
+NEEDS_PUSH = ("docker pull", "skopeo pull")
 
 DISTRIBUTION = Peer(
     name="distribution",
@@ -224,18 +228,23 @@ def run(*args: str, env: dict[str, str] | None = None, input_text: str | None = 
 
 
 class Bench:
-    """The benchmark's image, its OCI layout and its 1 GiB layer, shared by every round."""
+    """The benchmark's image, its OCI layout and its 1 GiB layer, shared by every round; each
+    made only when a chosen step needs it."""
 
-    def __init__(self, work: Path, layer_bytes: int) -> None:
+    def __init__(self, work: Path, layer_bytes: int, steps: tuple[str, ...]) -> None:
         self.work = work
+        self.steps = steps
         self.env = {**os.environ, "DOCKER_CONFIG": str(work / "docker")}
         self.nonce = f"{time.time_ns()}"
-        self.image = self._make_image()
+        self.image: str | None = None
+        if "docker push" in steps or "skopeo push" in steps:
+            self.image = self._make_image()
         self.current = f"portside-bench/registry:{self.nonce}"  # the tag that holds it now
         self.layout = work / "layout"
-        run("skopeo", "copy", f"docker-daemon:{self.current}", f"oci:{self.layout}:v1")
-        self.layer_path, self.layer_digest = self._make_layer(layer_bytes)
-        self.layer_bytes = layer_bytes
+        if "skopeo push" in steps:
+            run("skopeo", "copy", f"docker-daemon:{self.current}", f"oci:{self.layout}:v1")
+        if "1 GiB layer push" in steps:
+            self.layer_path, self.layer_digest = self._make_layer(layer_bytes)
 
     def _make_image(self) -> str:
         """The source image's filesystem plus one file: a layer of this benchmark's own,
@@ -271,26 +280,32 @@ class Bench:
         results: dict[str, Measured] = {}
         server, tag = target.server, f"{target.host}/bench/push:v1"
         self.login(target)
-        run("docker", "tag", self.current, tag)
-        with measured(server, results, "docker push"):
-            run("docker", "push", tag, env=self.env)
-        run("docker", "rmi", "-f", self.image)  # every tag, and so the layer, goes
-        with measured(server, results, "docker pull"):
-            downloaded = pull_download_seconds(tag, self.env)
-        results["docker pull"].download_seconds = downloaded
-        self.current = tag
-        pulled = self.work / f"pulled-{time.time_ns()}"
-        creds = ["--src-creds", target.skopeo_creds] if target.skopeo_creds else []
-        with measured(server, results, "skopeo pull"):
-            run("skopeo", "copy", "--src-tls-verify=false", *creds, f"docker://{tag}",
-                f"oci:{pulled}:v1")
-        shutil.rmtree(pulled)
-        creds = ["--dest-creds", target.skopeo_creds] if target.skopeo_creds else []
-        with measured(server, results, "skopeo push"):
-            run("skopeo", "copy", "--dest-tls-verify=false", *creds, f"oci:{self.layout}:v1",
-                f"docker://{target.host}/bench/skopeo:v1")
-        with measured(server, results, "1 GiB layer push"):
-            self._push_layer(target)
+        if "docker push" in self.steps:
+            run("docker", "tag", self.current, tag)
+            with measured(server, results, "docker push"):
+                run("docker", "push", tag, env=self.env)
+        if "docker pull" in self.steps:
+            assert self.image is not None
+            run("docker", "rmi", "-f", self.image)  # every tag, and so the layer, goes
+            with measured(server, results, "docker pull"):
+                downloaded = pull_download_seconds(tag, self.env)
+            results["docker pull"].download_seconds = downloaded
+            self.current = tag
+        if "skopeo pull" in self.steps:
+            pulled = self.work / f"pulled-{time.time_ns()}"
+            creds = ["--src-creds", target.skopeo_creds] if target.skopeo_creds else []
+            with measured(server, results, "skopeo pull"):
+                run("skopeo", "copy", "--src-tls-verify=false", *creds, f"docker://{tag}",
+                    f"oci:{pulled}:v1")
+            shutil.rmtree(pulled)
+        if "skopeo push" in self.steps:
+            creds = ["--dest-creds", target.skopeo_creds] if target.skopeo_creds else []
+            with measured(server, results, "skopeo push"):
+                run("skopeo", "copy", "--dest-tls-verify=false", *creds,
+                    f"oci:{self.layout}:v1", f"docker://{target.host}/bench/skopeo:v1")
+        if "1 GiB layer push" in self.steps:
+            with measured(server, results, "1 GiB layer push"):
+                self._push_layer(target)
         return results
 
     def _push_layer(self, target: Target) -> None:
@@ -318,7 +333,8 @@ class Bench:
             raise RuntimeError(f"the 1 GiB layer push ended with {done.status_code}: {done.text}")
 
     def close(self) -> None:
-        subprocess.run(["docker", "rmi", "-f", self.image], capture_output=True)
+        if self.image is not None:
+            subprocess.run(["docker", "rmi", "-f", self.image], capture_output=True)
 
 
 # --- the report --------------------------------------------------------------------------
@@ -327,33 +343,36 @@ class Bench:
 def report(results: dict[str, list[dict[str, Measured]]], versions: dict[str, str],
            loads: list[float], rounds: int, layer_mib: int, info: str, command: str) -> str:
     names = list(results)
-    headers = ["server", "version", *(f"{op} (s)" for op in OPERATIONS)]
+    operations = [op for op in OPERATIONS if op in results[names[0]][0]]
+    headers = ["server", "version", *(f"{op} (s)" for op in operations)]
     rows = [[name, versions[name], *(format_spread([r[op].seconds for r in results[name]], 2)
-                                     for op in OPERATIONS)] for name in names]
+                                     for op in operations)] for name in names]
+    steps = "all five steps" if len(operations) == len(OPERATIONS) else ", ".join(operations)
     lines = [info, "", f"Command: `{command}`", "",
-             f"{rounds} rounds; in each, every server is started fresh and runs all five steps, "
+             f"{rounds} rounds; in each, every server is started fresh and runs {steps}, "
              "servers taking turns (the order alternates round by round). Load average (1 min) "
              "at the start of each round: " + ", ".join(f"{load:.2f}" for load in loads) + ".",
              "", "Wall time, medians with (min–max):", "", markdown_table(headers, rows), ""]
-    download = {name: [seconds for r in results[name]
-                       if (seconds := r["docker pull"].download_seconds) is not None]
-                for name in names}
-    lines += ["Of the docker pull, the seconds until its last \"Download complete\" (what the "
-              "registry serves; the rest is dockerd extracting the layer from its temporary "
-              "file): " + ", ".join(f"{name} {format_spread(download[name], 2)}"
-                                    for name in names) + ".", ""]
+    if "docker pull" in operations:
+        download = {name: [seconds for r in results[name]
+                           if (seconds := r["docker pull"].download_seconds) is not None]
+                    for name in names}
+        lines += ["Of the docker pull, the seconds until its last \"Download complete\" (what "
+                  "the registry serves; the rest is dockerd extracting the layer from its "
+                  "temporary file): " + ", ".join(f"{name} {format_spread(download[name], 2)}"
+                                                  for name in names) + ".", ""]
     cpu_rows = [[name, *(format_spread([r[op].cpu_seconds for r in results[name]], 2)
-                         for op in OPERATIONS)] for name in names]
+                         for op in operations)] for name in names]
     lines += ["Server CPU seconds (user + system of its processes):", "",
-              markdown_table(["server", *OPERATIONS], cpu_rows), ""]
+              markdown_table(["server", *operations], cpu_rows), ""]
     rss_rows = [[name, *(format_spread([r[op].rss_growth_mb for r in results[name]], 1)
-                         for op in OPERATIONS)] for name in names]
+                         for op in operations)] for name in names]
     lines += ["Server RSS growth (MB, 10⁶ bytes; peak during the step minus RSS before it):",
-              "", markdown_table(["server", *OPERATIONS], rss_rows), ""]
+              "", markdown_table(["server", *operations], rss_rows), ""]
     if "portside" in results and "distribution" in results:
         ours, theirs = results["portside"], results["distribution"]
         ratio_rows, goal_rows = [], []
-        for op in OPERATIONS:
+        for op in operations:
             of_medians = ratio(median([r[op].seconds for r in ours]),
                                median([r[op].seconds for r in theirs]))
             per_round = [a[op].seconds / b[op].seconds for a, b in zip(ours, theirs, strict=True)]
@@ -364,10 +383,11 @@ def report(results: dict[str, list[dict[str, Measured]]], versions: dict[str, st
             met = of_medians is not None and of_medians <= GOAL_TIME_RATIO
             goal_rows.append([f"{op} time ≤ {GOAL_TIME_RATIO}× distribution",
                               format_ratio(of_medians), "met" if met else "not met"])
-        worst = max(r["1 GiB layer push"].rss_growth_mb for r in ours)
-        goal_rows.append([f"portside RSS growth during the {layer_mib} MiB layer push ≤ "
-                          f"{GOAL_RSS_GROWTH_MB:.0f} MB (worst round)", f"{worst:.1f} MB",
-                          "met" if worst <= GOAL_RSS_GROWTH_MB else "not met"])
+        if "1 GiB layer push" in operations:
+            worst = max(r["1 GiB layer push"].rss_growth_mb for r in ours)
+            goal_rows.append([f"portside RSS growth during the {layer_mib} MiB layer push ≤ "
+                              f"{GOAL_RSS_GROWTH_MB:.0f} MB (worst round)", f"{worst:.1f} MB",
+                              "met" if worst <= GOAL_RSS_GROWTH_MB else "not met"])
         lines += ["| ratio portside / distribution | of the medians | per round, median "
                   "(min–max) | server CPU, of the medians |",
                   "| --- | --- | --- | --- |",
@@ -402,6 +422,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--layer-mib", type=int, default=1024)
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
+    parser.add_argument("--steps", type=_steps, default=OPERATIONS,
+                        help="the steps to run, comma-separated (default: all): "
+                             + ", ".join(OPERATIONS) + "; a pull step runs the docker push too. "
+                             "Implies --no-write")
     args = parser.parse_args()
     command = "python benchmarks/registry.py " + " ".join(sys.argv[1:])
     versions = {"distribution": ensure_distribution(),
@@ -409,7 +433,7 @@ def main() -> None:
     starters = {"distribution": distribution, "portside": portside}
     info = machine_info()
     work = Path(tempfile.mkdtemp(prefix="registry-bench-"))
-    bench = Bench(work, args.layer_mib * MiB)
+    bench = Bench(work, args.layer_mib * MiB, args.steps)
     results: dict[str, list[dict[str, Measured]]] = {name: [] for name in starters}
     loads = []
     try:
@@ -427,8 +451,19 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     body = report(results, versions, loads, args.rounds, args.layer_mib, info, command.strip())
     print(body)
-    if not args.no_write:
+    if not args.no_write and args.steps == OPERATIONS:
         write_section(SECTION, body)
+
+
+def _steps(text: str) -> tuple[str, ...]:
+    """The chosen steps in the benchmark's order, with the docker push a pull needs."""
+    chosen = {step.strip() for step in text.split(",") if step.strip()}
+    unknown = chosen - set(OPERATIONS)
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown steps: {', '.join(sorted(unknown))}")
+    if chosen & set(NEEDS_PUSH):
+        chosen.add("docker push")
+    return tuple(op for op in OPERATIONS if op in chosen)
 
 
 if __name__ == "__main__":
