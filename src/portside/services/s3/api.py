@@ -56,13 +56,19 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
                                    notifications.QueueDeliverer(self.runtime))
 
     def background(self) -> list[Coroutine[Any, Any, None]]:
-        return [self._sweep()]
+        return [self._sweep(), self._recover_etags()]
 
     async def _sweep(self) -> None:
         removed = await asyncio.to_thread(self.storage.sweep, self._started)
         if removed:
             log.info("removed %d blobs that no object names (left by an interrupted write)",
                      removed)
+
+    async def _recover_etags(self) -> None:
+        queued = await asyncio.to_thread(self.storage.etags.recover)
+        if queued:
+            log.info("computing the ETags of %d objects whose writer left them for later",
+                     queued)
 
     def reset(self) -> None:
         self.storage = ObjectStorage(self.runtime.blobs, self.runtime.store)
@@ -179,7 +185,10 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
 
     # -- listing -----------------------------------------------------------------------------
 
-    def list_objects_v2(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    def list_objects_v2(self, ctx: RequestContext, params: dict[str, Any], *,
+                        with_etag: bool = True) -> dict[str, Any]:
+        """Without `with_etag` (in-process readers that ignore it: the registry's collector),
+        the entries have no ETag, so none still being computed (etags.py) is waited for."""
         token = params.get("ContinuationToken")
         start_after = params.get("StartAfter")
         start = listing.parse_token(token) if token is not None else (
@@ -187,7 +196,7 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         page, bucket, limit = self._list_latest(params, start)
         encode = listing.encoder(params.get("EncodingType"))
         result = self._listing_common(params, page, limit, encode, bucket.account_id,
-                                      owner=bool(params.get("FetchOwner")))
+                                      owner=bool(params.get("FetchOwner")), with_etag=with_etag)
         result["KeyCount"] = len(page.entries) + len(page.prefixes)
         if token is not None:
             result["ContinuationToken"] = token
@@ -203,7 +212,8 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
         start = listing.after_marker(marker, prefix, delimiter) if marker else None
         page, bucket, limit = self._list_latest(params, start)
         encode = listing.encoder(params.get("EncodingType"))
-        result = self._listing_common(params, page, limit, encode, bucket.account_id, owner=True)
+        result = self._listing_common(params, page, limit, encode, bucket.account_id,
+                                      owner=True)
         result["Marker"] = encode(marker)
         if page.truncated and delimiter and page.last_entry is not None:
             # S3 sends NextMarker only with a delimiter; clients use the last key otherwise.
@@ -220,15 +230,16 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
                                 delimiter, start, limit, lambda r: listing.Cursor(r.key))
         return page, bucket, limit
 
-    @staticmethod
-    def _listing_common(params: dict[str, Any], page: listing.Page, limit: int, encode,
-                        account_id: str, owner: bool) -> dict[str, Any]:
+    def _listing_common(self, params: dict[str, Any], page: listing.Page, limit: int, encode,
+                        account_id: str, owner: bool, with_etag: bool = True) -> dict[str, Any]:
         contents = []
         for row in page.entries:
             item: dict[str, Any] = {
-                "Key": encode(row.key), "LastModified": last_modified(row), "ETag": row.etag,
+                "Key": encode(row.key), "LastModified": last_modified(row),
                 "Size": row.size, "StorageClass": _storage_class(row),
             }
+            if with_etag:
+                item["ETag"] = self.storage.etags.of(row)
             if row.checksum_algorithm:
                 item["ChecksumAlgorithm"] = [row.checksum_algorithm]
                 item["ChecksumType"] = row.checksum_type
@@ -274,7 +285,8 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
             if row.delete_marker:
                 markers.append(item)
                 continue
-            item.update(ETag=row.etag, Size=row.size, StorageClass=_storage_class(row))
+            item.update(ETag=self.storage.etags.of(row), Size=row.size,
+                        StorageClass=_storage_class(row))
             if row.checksum_algorithm:
                 item["ChecksumAlgorithm"] = [row.checksum_algorithm]
                 item["ChecksumType"] = row.checksum_type

@@ -145,33 +145,46 @@ _MD5 = Algorithm("MD5", 16)
 
 
 class BodyDigests:
-    """The MD5 (the ETag) and the object's checksum of a body, fed chunk by chunk."""
+    """The MD5 (the ETag) and the object's checksum of a body, fed chunk by chunk.
 
-    def __init__(self, expected: Expected | None) -> None:
+    With `defer_md5`, a large body is hashed without its MD5: the object is stored with its
+    ETag still to compute (etags.py). A small body, and one with a Content-MD5 to verify, get
+    theirs at once."""
+
+    def __init__(self, expected: Expected | None, defer_md5: bool = False) -> None:
         self.expected = expected
-        self.md5 = hashlib.md5()
+        self.md5: Any = hashlib.md5()
         self.checksum = expected.algorithm.new() if expected else None
         self.size = 0
+        self._defer_md5 = defer_md5 and self.checksum is not None and \
+            expected is not None and expected.content_md5 is None
 
     def update(self, chunk: bytes) -> None:
-        for lane in self.lanes():
+        """A small body, whole: every digest, MD5 included."""
+        for lane in self._lanes():
             lane(chunk)
 
     def lanes(self) -> list[Callable[[bytes], None]]:
-        """The running digests as independent update functions (MD5 with the size, and the
-        checksum): each may be fed from a thread of its own, so that hashing a body takes as
-        long as MD5 alone rather than MD5 plus the checksum."""
-        if self.checksum is None:
-            return [self._md5_and_size]
-        return [self._md5_and_size, self.checksum.update]
+        """A large body's running digests as independent update functions (the first counts
+        the size too): each may be fed from a thread of its own, so that hashing a body takes
+        as long as its slowest digest rather than all of them. Without the MD5 if deferred."""
+        if self._defer_md5:
+            self.md5 = None
+        return self._lanes()
 
-    def _md5_and_size(self, chunk: bytes) -> None:
-        self.md5.update(chunk)
-        self.size += len(chunk)
+    def _lanes(self) -> list[Callable[[bytes], None]]:
+        first, *rest = [d.update for d in (self.md5, self.checksum) if d is not None]
+
+        def counted(chunk: bytes) -> None:
+            first(chunk)
+            self.size += len(chunk)
+
+        return [counted, *rest]
 
     @property
-    def etag(self) -> str:
-        return f'"{self.md5.hexdigest()}"'
+    def etag(self) -> str | None:
+        """The quoted MD5; None when it was deferred."""
+        return None if self.md5 is None else f'"{self.md5.hexdigest()}"'
 
     def verify(self, trailers: dict[str, str]) -> None:
         """Compare with what the client sent, in headers or trailers: BadDigest if different."""

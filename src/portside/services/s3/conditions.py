@@ -49,6 +49,11 @@ class Conditions:
         return cls(params.get(f"{prefix}IfMatch"), params.get(f"{prefix}IfNoneMatch"),
                    params.get(f"{prefix}IfModifiedSince"), params.get(f"{prefix}IfUnmodifiedSince"))
 
+    @property
+    def given(self) -> bool:
+        return any(value is not None for value in (
+            self.if_match, self.if_none_match, self.if_modified_since, self.if_unmodified_since))
+
 
 class Verdict:
     OK = "ok"

@@ -183,8 +183,8 @@ class MultipartHandlers:
             _, spec = self._upload(conn, bucket, key, upload_id)
             source_bucket = self.bucket_rows.get(source.bucket, conn)
             row = versions.readable(conn, source.bucket, source.key, source.version_id)
-            check_copy_source(Conditions.of_request(params, "CopySource"), row.etag,
-                              last_modified(row))
+            check_copy_source(Conditions.of_request(params, "CopySource"),
+                              self.storage.etags.of(row), last_modified(row))
             start, end = 0, row.size
             if params.get("CopySourceRange"):
                 selected = parse_copy_source_range(params["CopySourceRange"], row.size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.utils import formatdate
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -50,6 +50,7 @@ from portside.services.s3.tagging import (
 
 if TYPE_CHECKING:
     from portside.runtime import Runtime
+    from portside.services.s3.etags import ETags
     from portside.services.s3.storage import ObjectStorage
 
 MAX_DELETE_KEYS = 1000
@@ -74,7 +75,7 @@ class WriteConditions:
                            fields={"Header": "If-None-Match"})
         return cls(params.get("IfMatch"), if_none_match)
 
-    def check(self, conn: Connection, bucket: str, key: str) -> None:
+    def check(self, conn: Connection, bucket: str, key: str, etags: ETags) -> None:
         if self.if_match is None and self.if_none_match is None:
             return
         row = versions.current(conn, bucket, key)
@@ -84,7 +85,7 @@ class WriteConditions:
         if self.if_match is not None:
             if not exists:
                 raise versions.no_such_key(key)
-            if not etag_matches(self.if_match, row.etag):
+            if not etag_matches(self.if_match, etags.of(row)):
                 raise precondition_failed("If-Match")
 
 
@@ -93,7 +94,7 @@ class NewObject:
     """What a write stores besides its bytes."""
 
     size: int
-    etag: str
+    etag: str | None  # None: deferred (etags.py)
     attrs: dict[str, Any]
     tags: dict[str, str] | None
     algorithm: str
@@ -102,7 +103,7 @@ class NewObject:
     parts_count: int | None = None
 
     def row_values(self, segments_json: str, now: float) -> dict[str, Any]:
-        return {"size": self.size, "etag": self.etag, "last_modified": now,
+        return {"size": self.size, "etag": self.etag or "", "last_modified": now,
                 "attrs": attributes.dump(self.attrs), "checksum_algorithm": self.algorithm,
                 "checksum_type": self.checksum_type, "checksum": self.checksum,
                 "tags": dump_json(self.tags), "parts_count": self.parts_count,
@@ -146,7 +147,10 @@ class ObjectHandlers:
 
     # -- writing -----------------------------------------------------------------------------
 
-    async def put_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+    async def put_object(self, ctx: RequestContext, params: dict[str, Any], *,
+                         defer_etag: bool = False) -> dict[str, Any]:
+        """`defer_etag` is for in-process writers that do not read the ETag (the registry): a
+        large body's MD5 is then computed after the response (etags.py), which has no ETag."""
         bucket_name, key = params["Bucket"], params["Key"]
         attributes.check_key(key)
         attributes.refuse_unsupported(params)
@@ -160,9 +164,9 @@ class ObjectHandlers:
             # Checked again at the commit; beforehand, it spares a large upload made in vain.
             with self.runtime.store.begin() as conn:
                 self.bucket_rows.get(bucket_name, conn)
-                conditions.check(conn, bucket_name, key)
+                conditions.check(conn, bucket_name, key, self.storage.etags)
         body = params.get("Body")
-        digests = BodyDigests(expected)
+        digests = BodyDigests(expected, defer_md5=defer_etag)
         received = await self.storage.receive(body if body is not None else empty_body(), digests)
         try:
             digests.verify(getattr(body, "trailers", {}))
@@ -174,7 +178,8 @@ class ObjectHandlers:
                         FULL_OBJECT, digests.checksum.value())
         bucket, version_id = self.store_object(ctx, bucket_name, key, received, new, conditions,
                                                "ObjectCreated:Put")
-        return {"ETag": new.etag, **new.checksum_members(), **version_member(bucket, version_id)}
+        etag = {} if new.etag is None else {"ETag": new.etag}
+        return {**etag, **new.checksum_members(), **version_member(bucket, version_id)}
 
     def store_object(self, ctx: RequestContext, bucket_name: str, key: str,
                      received: Received | list[Segment], new: NewObject,
@@ -183,15 +188,20 @@ class ObjectHandlers:
                      ) -> tuple[Row, str]:
         """Commit a new version whose bytes have arrived: the row, the event, and the removal
         of what it replaced. `received` is a body, or the segments of a completed multipart
-        upload; `on_commit(conn)` runs last in the same transaction and returns blobs to drop."""
+        upload; `on_commit(conn)` runs last in the same transaction and returns blobs to drop.
+        A deferred ETag is queued once the row has committed; computed now if a notification
+        is to carry it."""
         dropped: list[str] = []
         try:
             with self.runtime.store.begin() as conn:
                 bucket = self.bucket_rows.get(bucket_name, conn)
-                conditions.check(conn, bucket_name, key)
+                conditions.check(conn, bucket_name, key, self.storage.etags)
                 segments = received if isinstance(received, list) else [received.commit(conn)]
+                segments_json = dump_segments(segments)
+                if new.etag is None and buckets.notification_config(bucket):
+                    new = replace(new, etag=self.storage.etags.md5(segments_json))
                 written = versions.write(conn, bucket, key,
-                                         new.row_values(dump_segments(segments), time.time()))
+                                         new.row_values(segments_json, time.time()))
                 dropped = self.storage.release(conn, written.orphaned)
                 self.notify(conn, ctx, bucket, notifications.ObjectEvent(
                     event_name, bucket_name, key, sequencer(), new.size, new.etag,
@@ -203,6 +213,8 @@ class ObjectHandlers:
                 self.storage.discard(received)
             raise
         self.storage.drop(dropped)
+        if new.etag is None:
+            self.storage.etags.defer(written.row_id, segments_json)
         return bucket, written.version_id
 
     def notify(self, conn: Connection, ctx: RequestContext, bucket: Row,
@@ -227,8 +239,8 @@ class ObjectHandlers:
             self.bucket_rows.get(bucket_name, conn)
             source_bucket = self.bucket_rows.get(source.bucket, conn)
             row = versions.readable(conn, source.bucket, source.key, source.version_id)
-            check_copy_source(Conditions.of_request(params, "CopySource"), row.etag,
-                              last_modified(row))
+            check_copy_source(Conditions.of_request(params, "CopySource"),
+                              self.storage.etags.of(row), last_modified(row))
             if row.size > MAX_PUT_SIZE:
                 raise error("InvalidRequest", "The specified copy source is larger than the "
                             "maximum allowable size for a copy source: 5368709120")
@@ -239,7 +251,7 @@ class ObjectHandlers:
                 raise error("InvalidRequest", "This copy request is illegal because it is trying "
                             "to copy an object to itself without changing the object's metadata, "
                             "storage class, website redirect location or encryption attributes.")
-            conditions.check(conn, bucket_name, key)
+            conditions.check(conn, bucket_name, key, self.storage.etags)
             reader = self.storage.open(load_segments(row.segments), 0, row.size)
             source_attrs = attributes.load(row.attrs)
             source_tags = dict(_tags(row))
@@ -270,26 +282,33 @@ class ObjectHandlers:
 
     # -- reading -----------------------------------------------------------------------------
 
-    def get_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._read(params, with_body=True)
+    def get_object(self, ctx: RequestContext, params: dict[str, Any], *,
+                   with_etag: bool = True) -> dict[str, Any]:
+        """Without `with_etag` (in-process readers that ignore it: the registry), an object
+        whose ETag is still being computed (etags.py) is served without waiting for it."""
+        return self._read(params, with_body=True, with_etag=with_etag)
 
     def head_object(self, ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
-        return self._read(params, with_body=False)
+        return self._read(params, with_body=False, with_etag=True)
 
-    def _read(self, params: dict[str, Any], with_body: bool) -> dict[str, Any]:
+    def _read(self, params: dict[str, Any], with_body: bool, with_etag: bool) -> dict[str, Any]:
         key = params["Key"]
         with self.runtime.store.begin() as conn:
             bucket = self.bucket_rows.get(params["Bucket"], conn)
             row = versions.readable(conn, bucket.name, key, params.get("VersionId"))
             modified = last_modified(row)
-            check_read(Conditions.of_request(params), row.etag, modified, {
-                "ETag": row.etag, "Last-Modified": formatdate(row.last_modified, usegmt=True)})
+            conditions = Conditions.of_request(params)
+            result: dict[str, Any] = {}
+            if with_etag or conditions.given:
+                result["ETag"] = etag = self.storage.etags.of(row)
+                check_read(conditions, etag, modified, {
+                    "ETag": etag, "Last-Modified": formatdate(row.last_modified, usegmt=True)})
             segments = load_segments(row.segments)
-            result: dict[str, Any] = {
-                "ETag": row.etag, "LastModified": modified, "AcceptRanges": "bytes",
+            result.update({
+                "LastModified": modified, "AcceptRanges": "bytes",
                 **attributes.to_response(attributes.load(row.attrs), params),
                 **version_member(bucket, row.version_id),
-            }
+            })
             tags = _tags(row)
             if tags:
                 result["TagCount"] = len(tags)
@@ -350,7 +369,7 @@ class ObjectHandlers:
             bucket = self.bucket_rows.get(params["Bucket"], conn)
             if params.get("IfMatch") is not None:
                 row = versions.readable(conn, bucket.name, params["Key"], params.get("VersionId"))
-                if not etag_matches(params["IfMatch"], row.etag):
+                if not etag_matches(params["IfMatch"], self.storage.etags.of(row)):
                     raise precondition_failed("If-Match")
             result, dropped = self._delete(conn, ctx, bucket, params["Key"],
                                            params.get("VersionId"))

@@ -28,6 +28,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select
 from portside.auth import sigv4
 from portside.protocol.errors import AwsError
 from portside.services.s3.checksums import BodyDigests
+from portside.services.s3.etags import ETags
 from portside.services.s3.model import (
     Segment,
     inline_data,
@@ -74,6 +75,7 @@ class ObjectStorage:
         self.store = store
         self._reading: Counter[str] = Counter()  # blob key -> responses streaming it
         self._doomed: set[str] = set()  # replaced while being read: removed when the last ends
+        self.etags = ETags(blobs, store)
 
     # -- writing -----------------------------------------------------------------------------
 
