@@ -54,7 +54,7 @@ from portside.agent.endpoints import (
     ensure_task_endpoint_address,
 )
 from portside.agent.execution import ExecutionRole
-from portside.agent.images import PullError, pull_images
+from portside.agent.images import PullError, TaskImages
 from portside.agent.secrets import SecretError, resolve_task
 from portside.agent.specs import (
     DEFAULT_STOP_TIMEOUT,
@@ -494,14 +494,12 @@ class DockerAgent:
                     return
         if targets:
             await asyncio.to_thread(self._log_docker)  # built off the loop, once
-        run.times["pullStartedAt"] = time.time()
+        images = TaskImages(self.docker, run.role, self.identity, run.times)
         try:
-            digests = await pull_images(self.docker, run.role, containers, self.identity)
+            await images.prepare(containers)
         except PullError as exc:
-            run.times["pullStoppedAt"] = time.time()
             await self._fail(run, exc.reason, container=exc.container)
             return
-        run.times["pullStoppedAt"] = time.time()
         # Each step in a thread only when it has something to do: under a busy host a hop to a
         # thread and back waits for the CPU twice, on the way to the container's start.
         try:
@@ -535,14 +533,17 @@ class DockerAgent:
             # otherwise both happen in one thread.
             stream_by_id = target is not None and target.stream is None
             try:
-                docker_id, start_error = await asyncio.to_thread(
-                    self._create, run, container, secrets[name], start=not stream_by_id)
+                docker_id, start_error = await self._create_pulling(
+                    run, container, secrets[name], images, start=not stream_by_id)
+            except PullError as exc:
+                await self._fail(run, exc.reason, container=exc.container)
+                return
             except docker.errors.APIError as exc:
                 await self._stop(run, None, reason=f"CannotCreateContainerError: "
                                  f"{exc.explanation or exc}", failed=name)
                 return
-            if digests.get(name):
-                run.containers[name]["imageDigest"] = digests[name]
+            if images.digests.get(name):
+                run.containers[name]["imageDigest"] = images.digests[name]
             if stream_by_id:
                 try:
                     await awslogs.prepare(run.role, target, docker_id)
@@ -569,6 +570,17 @@ class DockerAgent:
         run.checked = time.monotonic()
         run.known = Known.RUNNING
         await self._submit("SubmitTaskStateChange", **self._report(run))
+
+    async def _create_pulling(self, run: TaskRun, container: dict[str, Any],
+                              secrets: dict[str, dict[str, str]], images: TaskImages,
+                              start: bool) -> tuple[str, docker.errors.APIError | None]:
+        """`_create` in a thread; when the engine has not the image, its pull and the create
+        again (the create is the look-up of a cached image: no engine call of its own)."""
+        try:
+            return await asyncio.to_thread(self._create, run, container, secrets, start)
+        except docker.errors.ImageNotFound:
+            await images.pull(container)
+        return await asyncio.to_thread(self._create, run, container, secrets, start)
 
     async def _attach_eni(self, run: TaskRun) -> None:
         """The task's network namespace: a pause container on the awsvpc network; its address

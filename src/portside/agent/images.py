@@ -1,18 +1,22 @@
-"""Images for a task's containers, before any is created.
+"""Images for a task's containers.
 
 - An image in **portside's ECR** (its registry host is portside's: `localhost:<port>` or
   `127.0.0.1:<port>` of the agent's endpoint, or an AWS-shaped `<account>.dkr.ecr.<region>.…`
-  host) is always pulled, as ECS's default pull behaviour does, with the authorization of
-  `ecr:GetAuthorizationToken` called with the task's execution role: the registry then holds
-  the pull to that role's `ecr:BatchGetImage`/`ecr:GetDownloadUrlForLayer`.
+  host) is always pulled before any container is created, as ECS's default pull behaviour
+  does, with the authorization of `ecr:GetAuthorizationToken` called with the task's execution
+  role: the registry then holds the pull to that role's
+  `ecr:BatchGetImage`/`ecr:GetDownloadUrlForLayer`.
 - Any other image is used from the engine when it has it (ECS's `prefer-cached`), else pulled,
   anonymously or with `repositoryCredentials` (a Secrets Manager secret of `username` and
-  `password`, read with the execution role); no public registry is reachable from this kind of
-  machine, so that fails at once with Docker's own error.
+  `password`, read with the execution role, before any container is created); no public
+  registry is reachable from this kind of machine, so that fails at once with Docker's own
+  error. The container's create is the look-up: the image is pulled when the engine answers it
+  "No such image" (an inspect of its own would cost every start an engine call).
 
-A failed pull stops the task with `CannotPullContainerError: …` (Docker's words after it), and
-so does an execution role that cannot get the registry's authorization (`… unable to retrieve
-ecr registry auth: AccessDeniedException: …`).
+A task's `pullStartedAt` and `pullStoppedAt` are those of its pulls, and only a task that
+pulled has them. A failed pull stops the task with `CannotPullContainerError: …` (Docker's
+words after it), and so does an execution role that cannot get the registry's authorization
+(`… unable to retrieve ecr registry auth: AccessDeniedException: …`).
 https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task_cannot_pull_image.html
 """
 
@@ -22,6 +26,7 @@ import asyncio
 import base64
 import json
 import re
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -114,46 +119,56 @@ def _pull(client: Any, image: str, auth: dict[str, str] | None) -> str | None:
     return None
 
 
-def _cached(client: Any, image: str) -> bool:
-    try:
-        client.api.inspect_image(image)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
+class TaskImages:
+    """The images of one task's containers: their registries' authorizations, their pulls and
+    the digests of the images pulled (by container), the pulls' times in `times` (the task's)."""
 
+    def __init__(self, client: Any, role: ExecutionRole, identity: Identity,
+                 times: dict[str, float]) -> None:
+        self.client = client
+        self.role = role
+        self.identity = identity
+        self.times = times
+        self.digests: dict[str, str] = {}
+        self._auths: dict[str, dict[str, str]] = {}  # container -> registry authorization
 
-async def pull_images(client: Any, role: ExecutionRole, containers: list[dict[str, Any]],
-                      identity: Identity) -> dict[str, str]:
-    """Make every container's image present; answer {container: image digest} for the pulled
-    ones. Raises PullError for the first that cannot be had."""
-    digests: dict[str, str] = {}
-    auths: dict[str, dict[str, str]] = {}
-    for container in containers:
-        name, image = container["name"], container["image"]
-        region = ecr_region(image, identity)
-        auth = None
-        if region is not None:
-            if region not in auths:
+    async def prepare(self, containers: list[dict[str, Any]]) -> None:
+        """Before any container is created: every registry authorization (as ECS fetches a
+        task's up front), and the pulls of the images in portside's ECR. Raises PullError for
+        the first that cannot be had."""
+        ecr: dict[str, dict[str, str]] = {}
+        for container in containers:
+            name, image = container["name"], container["image"]
+            region = ecr_region(image, self.identity)
+            if region is None:
+                if (container.get("repositoryCredentials") or {}).get("credentialsParameter"):
+                    self._auths[name] = await _private_registry_auth(self.role, container)
+                continue
+            # Its pull begins with the registry's authorization.
+            self.times.setdefault("pullStartedAt", time.time())
+            if region not in ecr:
                 try:
-                    auths[region] = await _ecr_auth(role, region)
+                    ecr[region] = await _ecr_auth(self.role, region)
                 except (aws.CallError, RuntimeError) as exc:
+                    self.times["pullStoppedAt"] = time.time()
                     raise PullError(name, f"CannotPullContainerError: {image}: unable to "
                                     f"retrieve ecr registry auth: {error_text(exc)}") from None
-            auth = auths[region]
-        else:
-            # fetched even for a cached image, as ECS fetches a task's registry auth up front
-            if (container.get("repositoryCredentials") or {}).get("credentialsParameter"):
-                auth = await _private_registry_auth(role, container)
-            if await asyncio.to_thread(_cached, client, image):
-                continue
+            self._auths[name] = ecr[region]
+            await self.pull(container)
+
+    async def pull(self, container: dict[str, Any]) -> None:
+        """docker pull of the container's image. Raises PullError when it cannot be had."""
+        name, image = container["name"], container["image"]
+        self.times.setdefault("pullStartedAt", time.time())
         try:
-            digest = await asyncio.wait_for(asyncio.to_thread(_pull, client, image, auth),
-                                            PULL_TIMEOUT)
+            digest = await asyncio.wait_for(asyncio.to_thread(
+                _pull, self.client, image, self._auths.get(name)), PULL_TIMEOUT)
         except TimeoutError:
             raise PullError(name, f"CannotPullContainerError: pull of {image} timed out after "
                                   f"{int(PULL_TIMEOUT)} s") from None
         except RuntimeError as exc:
             raise PullError(name, f"CannotPullContainerError: {exc}") from None
+        finally:
+            self.times["pullStoppedAt"] = time.time()
         if digest:
-            digests[name] = digest
-    return digests
+            self.digests[name] = digest
