@@ -172,26 +172,6 @@ def test_a_task_row_and_its_event_say_the_same_from_one_encoding():
     assert re.fullmatch(r"[0-9a-f-]{36}", found["id"])
 
 
-def test_tasks_encoded_with_their_shared_members_read_as_each_alone():
-    """The members sibling tasks hold as the same objects are encoded once for all; each
-    task's row and event still hold every member of that task."""
-    from portside.services.ecs import events
-
-    overrides = {"containerOverrides": [{"name": "app"}]}
-    tasks = [{"taskArn": f"arn:aws:ecs:us-east-1:000000000000:task/c/{n}", "group": "family:a",
-              "overrides": overrides, "lastStatus": "PENDING", "createdAt": 1700000000.25,
-              "containers": [{"name": "app", "taskArn": f"task/c/{n}"}]} for n in range(3)]
-    shared = events.shared_members(tasks)
-    assert shared is not None and {"group", "overrides", "lastStatus"} <= shared.skipped
-    assert "taskArn" not in shared.skipped and "containers" not in shared.skipped
-    for task in tasks:
-        together = events.encode_task(ACCOUNT, REGION, task, [], 1700000002.0, shared)
-        alone = events.encode_task(ACCOUNT, REGION, task, [], 1700000002.0)
-        assert json.loads(together[0]) == json.loads(alone[0]) == {**task, "tags": []}
-        assert json.loads(together[1].text)["detail"] == json.loads(alone[1].text)["detail"]
-    assert events.shared_members(tasks[:1]) is None
-
-
 @pytest.mark.parametrize("reason", ["ünïcode \" \\ \n", "lone \ud800 surrogate"])
 def test_a_task_encodes_as_json_reads_it_whatever_its_strings(reason):
     """orjson writes the documents; a string it refuses (a lone surrogate, which a JSON

@@ -416,12 +416,11 @@ class EcsState:
 def _encoded_rows(new: list[Task], now: float
                   ) -> tuple[list[dict[str, Any]], list[tuple[str, str, Publishable]]]:
     """New tasks' rows and their first "ECS Task State Change" events. The tasks of one call
-    share their definition, reservation and most of their documents: each is encoded once."""
+    share their definition and reservation: each is encoded once."""
     definitions: dict[int, str] = {}
     reservations: dict[Reservation, str] = {}
     rows = []
     published: list[tuple[str, str, Publishable]] = []
-    shared = events.shared_members([task.doc for task in new])
     for task in new:
         definition = definitions.get(id(task.definition))
         if definition is None:
@@ -430,7 +429,7 @@ def _encoded_rows(new: list[Task], now: float
         if reserved is None:
             reserved = reservations[task.reservation] = dumps(task.reservation.to_json())
         document, event = events.encode_task(task.account_id, task.region, task.doc,
-                                             task.tags, now, shared)
+                                             task.tags, now)
         rows.append(task.row(document, definition, reserved))
         published.append((task.account_id, task.region, event))
     return rows, published
