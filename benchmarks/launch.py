@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import queue
 import socket
 import subprocess
 import sys
@@ -60,6 +61,7 @@ LAUNCH_TIMEOUT = 60.0
 HUNDRED_TIMEOUT = 300.0
 SETTLE_TIMEOUT = 60.0
 SETTLE_PAUSE = 0.2
+THREADS = 10  # of the 100-task load, each launching 10
 
 
 class Arrivals:
@@ -149,13 +151,20 @@ def ecs_target(name: str, server: Server, label_filters: list[list[str]]) -> Tar
         family=FAMILY, networkMode="host", containerDefinitions=[{
             "name": CONTAINER, "image": IMAGE, "memory": 16, "essential": True,
             "command": ["true"]}])["taskDefinition"]["taskDefinitionArn"]
-    local = threading.local()  # a boto3 client per thread: the 100-task load uses 10
+    # A boto3 client for each of the 100-task load's threads, built before any clock starts,
+    # as bare Docker's docker-py client is (building one, its session loading the ECS model,
+    # takes ~0.1 s of CPU: ten of them weighed on the 100 launches they were timed with).
+    clients: queue.SimpleQueue[Any] = queue.SimpleQueue()
+    for _ in range(THREADS):
+        clients.put(make_client("ecs", server.endpoint))
 
     def start(command: list[str], count: int) -> list[str]:
-        if not hasattr(local, "ecs"):
-            local.ecs = make_client("ecs", server.endpoint)
-        response = local.ecs.run_task(taskDefinition=definition, count=count, overrides={
-            "containerOverrides": [{"name": CONTAINER, "command": command}]})
+        client = clients.get()
+        try:
+            response = client.run_task(taskDefinition=definition, count=count, overrides={
+                "containerOverrides": [{"name": CONTAINER, "command": command}]})
+        finally:
+            clients.put(client)
         if response.get("failures") or len(response["tasks"]) != count:
             raise RuntimeError(f"{name} RunTask: {response.get('failures')}")
         return [task["taskArn"] for task in response["tasks"]]
@@ -238,9 +247,9 @@ def hundred(target: Target, arrivals: Arrivals, failures: list[str]) -> float:
     command = arrivals.numbered_command(prefix)
     started = time.perf_counter()
     try:
-        with ThreadPoolExecutor(10) as pool:
-            launched = [i for ids in pool.map(lambda _: target.start(command, 10), range(10))
-                        for i in ids]
+        with ThreadPoolExecutor(THREADS) as pool:
+            launched = [i for ids in pool.map(lambda _: target.start(command, 10),
+                                              range(THREADS)) for i in ids]
     except Exception as error:  # as in single()
         return failed(failures, f"{target.name}, 100 tasks: a launch failed: {error}")
     try:
