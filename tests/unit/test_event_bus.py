@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import select
+
 from portside.events import BusEvent, EventBus
+from portside.events.bus import bus_events
 from portside.store import Store
 
 
@@ -92,3 +95,24 @@ def test_a_rolled_back_transaction_publishes_nothing(tmp_path):
         pass
     asyncio.run(deliver_until(bus, got, 1))
     assert got == []
+
+
+def test_the_prune_keeps_the_newest_event_so_numbers_go_on_after_it(tmp_path):
+    """Every subscriber has seen every event: all but the newest go, and the next event is
+    numbered after it (a number below a cursor would never be delivered)."""
+    bus = open_bus(tmp_path)
+    got: list[BusEvent] = []
+
+    async def handler(events):
+        got.extend(events)
+
+    bus.subscribe("s", handler)
+    publish(bus, 3)
+    asyncio.run(deliver_until(bus, got, 3))
+    bus._prune()
+    with bus.store.begin() as conn:
+        assert [r.seq for r in conn.execute(select(bus_events.c.seq))] == [got[-1].seq]
+    publish(bus, 1, start=3)
+    asyncio.run(deliver_until(bus, got, 4))
+    assert [e.event["detail"]["i"] for e in got] == [0, 1, 2, 3]
+    assert got[-1].seq == got[-2].seq + 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from portside.store import SCHEMA_VERSION, BlobStore, Store
 from portside.store.blobs import InvalidBlobKey
@@ -59,7 +59,41 @@ def test_a_version_2_database_indexes_only_stopped_tasks(tmp_path):
         sql = conn.execute(text("select sql from sqlite_master "
                                 "where name = 'ix_ecs_tasks_stopped'")).scalar()
         assert sql.endswith("WHERE stopped_at IS NOT NULL")
-        assert conn.execute(text("select version from schema_version")).scalar() == 3
+        assert conn.execute(text("select version from schema_version")).scalar() == SCHEMA_VERSION
+
+
+def test_a_version_3_database_numbers_events_on_after_its_cursors(tmp_path):
+    """Version 3's bus table had AUTOINCREMENT, and its prune could empty it: the table is
+    made anew with its rows, and a cursor past its newest row moves back to that row, so the
+    next event is delivered (not numbered below a cursor)."""
+    from portside.events.bus import bus_cursors, bus_events
+
+    store = Store.in_directory(tmp_path)
+    store.migrate()
+    with store.begin() as conn:  # back to version 3's table: one event kept, cursors past it
+        conn.execute(text("drop table bus_events"))
+        conn.execute(text(
+            "create table bus_events (seq INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT, "
+            "account_id VARCHAR(12) NOT NULL, region VARCHAR(32) NOT NULL, "
+            "source VARCHAR(256) NOT NULL, detail_type VARCHAR(256) NOT NULL, "
+            "time FLOAT NOT NULL, event TEXT NOT NULL)"))
+        conn.execute(bus_events.insert(), [
+            {"seq": seq, "account_id": "a", "region": "r", "source": "s", "detail_type": "d",
+             "time": 0.0, "event": "{}"} for seq in (7, 8)])
+        conn.execute(bus_cursors.insert(), [{"subscriber": "behind", "seq": 7},
+                                            {"subscriber": "past", "seq": 12}])
+        conn.execute(text("update schema_version set version = 3"))
+    store.migrate()
+    with store.begin() as conn:
+        sql = conn.execute(text("select sql from sqlite_master where name = 'bus_events'"))
+        assert "AUTOINCREMENT" not in sql.scalar().upper()
+        assert [r.seq for r in conn.execute(select(bus_events.c.seq))] == [7, 8]
+        assert dict(conn.execute(select(bus_cursors.c.subscriber, bus_cursors.c.seq)).all()) \
+            == {"behind": 7, "past": 8}
+        assert conn.execute(bus_events.insert().values(
+            account_id="a", region="r", source="s", detail_type="d", time=0.0,
+            event="{}")).inserted_primary_key[0] == 9
+        assert conn.execute(text("select version from schema_version")).scalar() == SCHEMA_VERSION
 
 
 async def _chunks(*parts: bytes):

@@ -3,7 +3,8 @@
 A service publishes inside the transaction that changes its state, so an event exists exactly
 when the change does. Each subscriber gets every event after its cursor, in order; the cursor
 moves only after the subscriber's handler returns, so delivery is at least once, also across a
-restart or a kill -9. Events every subscriber has seen are pruned.
+restart or a kill -9. Events every subscriber has seen are pruned, except the newest: sequence
+numbers follow the newest row, so the table is never emptied and a number is never reused.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ log = logging.getLogger("portside.events")
 bus_events = Table(
     "bus_events",
     metadata,
+    # SQLite numbers a new row one past the newest, which the prune keeps: no number is reused
+    # (cursors compare against them) without AUTOINCREMENT, whose sqlite_sequence row was one
+    # more page written by every publishing transaction.
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("account_id", String(12), nullable=False),
     Column("region", String(32), nullable=False),
@@ -44,8 +48,6 @@ bus_events = Table(
     Column("detail_type", String(256), nullable=False),
     Column("time", Float, nullable=False),
     Column("event", Text, nullable=False),  # JSON, in EventBridge's event shape
-    # Never reuse a sequence number after pruning: cursors compare against them.
-    sqlite_autoincrement=True,
 )
 
 bus_cursors = Table(
@@ -177,8 +179,12 @@ class EventBus:
         return True
 
     def _prune(self) -> None:
+        """Drop what every subscriber has seen, but keep the newest event: the next one is
+        numbered after it."""
         with self.store.begin() as conn:
+            newest = conn.execute(_NEWEST).scalar()
+            if newest is None:
+                return
             oldest_cursor = conn.execute(_OLDEST_CURSOR).scalar()
-            if oldest_cursor is None:
-                oldest_cursor = conn.execute(_NEWEST).scalar() or 0
-            conn.execute(_PRUNE, {"seq": oldest_cursor})
+            seen = newest if oldest_cursor is None else oldest_cursor
+            conn.execute(_PRUNE, {"seq": min(seen, newest - 1)})

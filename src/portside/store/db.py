@@ -36,7 +36,7 @@ metadata = MetaData()
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _add_column(table: str, column: str, sql_type: TypeEngine) -> Callable[[Connection], None]:
@@ -64,12 +64,35 @@ def _recreate_index(table: str, index: str) -> Callable[[Connection], None]:
     return migrate
 
 
+def _bus_events_without_autoincrement(conn: Connection) -> None:
+    """bus_events made anew with its rows, without AUTOINCREMENT (SQLite cannot alter a key).
+    Its events are numbered on from the newest row kept; the old prune could empty the table,
+    so a cursor past the newest row moves back to it (it had seen every event there is)."""
+    if conn.dialect.name != "sqlite":
+        return  # AUTOINCREMENT was SQLite's alone
+    found = conn.exec_driver_sql(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'bus_events'").scalar()
+    table = metadata.tables.get("bus_events")
+    if found is None or "AUTOINCREMENT" not in found.upper() or table is None:
+        return  # made in its new form by create_all, or the bus was not loaded
+    conn.exec_driver_sql("ALTER TABLE bus_events RENAME TO bus_events_autoincrement")
+    table.create(conn)
+    columns = ", ".join(c.name for c in table.columns)
+    conn.exec_driver_sql(f"INSERT INTO bus_events ({columns}) "
+                         f"SELECT {columns} FROM bus_events_autoincrement")
+    conn.exec_driver_sql("DROP TABLE bus_events_autoincrement")
+    conn.exec_driver_sql("UPDATE bus_cursors SET seq = (SELECT coalesce(max(seq), 0) "
+                         "FROM bus_events) WHERE seq > (SELECT coalesce(max(seq), 0) "
+                         "FROM bus_events)")
+
+
 # MIGRATIONS[n] moves a database from version n-1 to n. New tables need no entry: create_all
 # adds them; a migration is for changes to tables that already hold data. It runs after
 # create_all, so the table is already in its new form if create_all just made it.
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_column("sqs_messages", "sealed_body", LargeBinary()),  # SQS server-side encryption
     3: _recreate_index("ecs_tasks", "ix_ecs_tasks_stopped"),  # only stopped tasks
+    4: _bus_events_without_autoincrement,
 }
 
 
