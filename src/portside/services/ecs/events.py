@@ -70,7 +70,8 @@ def encode_task(account_id: str, region: str, task: dict[str, Any], tags: list[A
 
 def instance_state_change(account_id: str, region: str, instance: dict[str, Any],
                           now: float) -> EncodedEvent:
-    detail = {k: v for k, v in instance.items() if k != "tags"}
+    detail = dict(instance)
+    detail.pop("tags", None)
     if "registeredAt" in detail:
         detail["registeredAt"] = iso(detail["registeredAt"])
     detail["updatedAt"] = iso(now)
