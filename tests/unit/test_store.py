@@ -62,6 +62,23 @@ def test_a_version_2_database_indexes_only_stopped_tasks(tmp_path):
         assert conn.execute(text("select version from schema_version")).scalar() == SCHEMA_VERSION
 
 
+def test_a_version_4_database_indexes_only_fargate_tasks_by_host(tmp_path):
+    import portside.services.ecs.model  # noqa: F401  (declares ecs_tasks)
+
+    store = Store.in_directory(tmp_path)
+    store.migrate()
+    with store.begin() as conn:  # back to the index of every task by host that version 4 had
+        conn.execute(text("drop index ix_ecs_tasks_host"))
+        conn.execute(text("create index ix_ecs_tasks_host on ecs_tasks (host_id, released)"))
+        conn.execute(text("update schema_version set version = 4"))
+    store.migrate()
+    with store.begin() as conn:
+        sql = conn.execute(text("select sql from sqlite_master "
+                                "where name = 'ix_ecs_tasks_host'")).scalar()
+        assert sql.endswith("WHERE launch_type = 'FARGATE'")
+        assert conn.execute(text("select version from schema_version")).scalar() == SCHEMA_VERSION
+
+
 def test_a_version_3_database_numbers_events_on_after_its_cursors(tmp_path):
     """Version 3's bus table had AUTOINCREMENT, and its prune could empty it: the table is
     made anew with its rows, and a cursor past its newest row moves back to that row, so the

@@ -36,7 +36,7 @@ metadata = MetaData()
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def _add_column(table: str, column: str, sql_type: TypeEngine) -> Callable[[Connection], None]:
@@ -93,6 +93,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _add_column("sqs_messages", "sealed_body", LargeBinary()),  # SQS server-side encryption
     3: _recreate_index("ecs_tasks", "ix_ecs_tasks_stopped"),  # only stopped tasks
     4: _bus_events_without_autoincrement,
+    5: _recreate_index("ecs_tasks", "ix_ecs_tasks_host"),  # only Fargate tasks
 }
 
 

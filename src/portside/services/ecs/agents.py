@@ -271,8 +271,9 @@ class AgentHub:
             else:
                 state.instance_changed(conn, view, view.hosts[target.host_id], at,
                                        agent_connected=True)
+            host = view.hosts.get(target.host_id)
             owned = [Task.from_row(r) for r in conn.execute(select(tasks).where(
-                tasks.c.host_id == target.host_id, tasks.c.released.is_(False)))]
+                tasks.c.id.in_(list(host.held) if host is not None else [])))]
             known = {t.arn for t in owned}
             should_have = []
             for task in owned:

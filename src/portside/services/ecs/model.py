@@ -92,6 +92,10 @@ fargate_hosts = Table(
     Column("registered_at", Float, nullable=False),
 )
 
+# Written out, not a bound parameter: a query uses the partial index below only when it says
+# the same.
+FARGATE_TASKS = text("launch_type = 'FARGATE'")
+
 tasks = Table(
     "ecs_tasks",
     metadata,
@@ -118,7 +122,11 @@ tasks = Table(
     Column("document", Text, nullable=False),  # JSON: the Task as DescribeTasks shows it
     Column("definition", Text, nullable=False),  # JSON: the task definition it runs, resolved
     Index("ix_ecs_tasks_cluster", "account_id", "region", "cluster", "desired_status"),
-    Index("ix_ecs_tasks_host", "host_id", "released"),
+    # Only Fargate tasks (what loading portside's Fargate capacity looks for): a container
+    # instance's tasks are found through its host in memory, and a new EC2 task's row skips
+    # this index, whose entries by host landed on random pages (3 of a RunTask's 25 writes).
+    Index("ix_ecs_tasks_host", "host_id", "released", sqlite_where=FARGATE_TASKS,
+          postgresql_where=FARGATE_TASKS),
     # Only stopped tasks (what the purge looks for): a new task's row skips this index.
     Index("ix_ecs_tasks_stopped", "stopped_at", sqlite_where=text("stopped_at IS NOT NULL"),
           postgresql_where=text("stopped_at IS NOT NULL")),

@@ -29,7 +29,13 @@ from portside.services.ecs import events
 from portside.services.ecs.arns import cluster_arn, container_instance_arn
 from portside.services.ecs.common import dumps
 from portside.services.ecs.lifecycle import ENI_STEPS, STAMPS, StopCode, TaskStatus, task_path
-from portside.services.ecs.model import container_instances, fargate_hosts, revisions, tasks
+from portside.services.ecs.model import (
+    FARGATE_TASKS,
+    container_instances,
+    fargate_hosts,
+    revisions,
+    tasks,
+)
 from portside.services.ecs.placement.engine import InstanceView, PlacementState
 from portside.services.ecs.records import Reservation, Task
 from portside.store import executemany, first
@@ -458,7 +464,7 @@ def _load_hosts(conn: Connection, scope: str) -> dict[str, Host]:
         hosts = {r.id: Host(id=r.id, registered=Capacity(r.cpu, r.memory), attributes={},
                             agent_connected=r.agent_connected, zones=tuple(json.loads(r.zones)))
                  for r in conn.execute(select(fargate_hosts))}
-        held = select(tasks).where(tasks.c.released.is_(False),
+        held = select(tasks).where(FARGATE_TASKS, tasks.c.released.is_(False),
                                    tasks.c.host_id.in_(select(fargate_hosts.c.id)))
     else:
         _, account_id, region, cluster = scope.split("/", 3)
