@@ -34,7 +34,6 @@ import docker
 import docker.errors
 import requests
 from docker.models.containers import _create_container_args
-from docker.transport import UnixHTTPAdapter
 
 from portside import __version__
 from portside.agent import awslogs, envfiles, volumes
@@ -53,6 +52,7 @@ from portside.agent.endpoints import (
     TaskEndpoints,
     ensure_task_endpoint_address,
 )
+from portside.agent.engine import engine_client
 from portside.agent.execution import ExecutionRole
 from portside.agent.images import PullError, TaskImages
 from portside.agent.secrets import SecretError, resolve_task
@@ -86,37 +86,17 @@ CLEANUP_POLL = 0.1
 ENGINE_ERRORS = (docker.errors.DockerException, requests.RequestException)
 # The container events a task's loop wakes for: an exit (its code), a health change, a removal.
 WATCHED_EVENTS = ("die", "health_status", "destroy")
-ENGINE_CONNECTIONS = 32  # kept open to the engine: more than the agent's blocking threads
-
-
-class _SocketPool(UnixHTTPAdapter):
-    """docker-py's Unix-socket adapter keeps a connection pool per URL, so every call about a
-    container (inspect, start, stop, remove: each a URL of its own) opened a new connection to
-    the engine: ten per task. This one keeps one pool for the socket."""
-
-    def get_connection(self, url: str, proxies: Any = None) -> Any:
-        return super().get_connection("http+docker://localhost", proxies)
-
-
-def engine_client() -> docker.DockerClient:
-    """docker-py's client of the local Docker Engine, whose connections serve all its calls.
-    On a Unix socket requests' look-ups of proxy variables and ~/.netrc on every call are of no
-    use, and go."""
-    client = docker.DockerClient.from_env(version="auto")
-    adapter = client.api.get_adapter(client.api.base_url)
-    if isinstance(adapter, UnixHTTPAdapter):
-        client.api.mount("http+docker://", _SocketPool(
-            f"http+unix://{adapter.socket_path}", adapter.timeout,
-            max_pool_size=ENGINE_CONNECTIONS))
-        adapter.close()
-        client.api.trust_env = False
-    return client
 
 
 def agent_key(state_dir: Path) -> str:
     """The `portside.agent` label of every container of the agent keeping its state in
     `state_dir`: several agents on one host keep apart, and a restarted one finds its own."""
     return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:16]
+
+
+def _publishes(run: TaskRun, container: dict[str, Any]) -> bool:
+    """A bridge container with port mappings: Docker chooses its host ports."""
+    return run.mode == "bridge" and bool(container.get("portMappings"))
 
 
 class Known(enum.Enum):
@@ -563,7 +543,8 @@ class DockerAgent:
                 shipper.start()
                 run.shippers.append(shipper)
         del secrets  # values live no longer than their containers' creation
-        bindings = await asyncio.to_thread(self._bindings, run)
+        bindings = (await asyncio.to_thread(self._bindings, run) if self._asks_docker(run)
+                    else self._bindings(run))
         for name, report in run.containers.items():
             report["networkBindings"] = bindings.get(name, [])
         # Each container was running when its start answered; exits since come as events.
@@ -801,9 +782,13 @@ class DockerAgent:
         definitions = {c["name"]: c for c in (run.definition or {})["containerDefinitions"]}
         return {name: network_bindings(definitions[name], run.mode,
                                        self.docker.api.inspect_container(docker_id)
-                                       if run.mode == "bridge" and
-                                       definitions[name].get("portMappings") else {})
+                                       if _publishes(run, definitions[name]) else {})
                 for name, docker_id in run.docker_ids.items()}
+
+    @staticmethod
+    def _asks_docker(run: TaskRun) -> bool:
+        """Whether `_bindings` makes an engine call (and so belongs in a thread)."""
+        return any(_publishes(run, c) for c in (run.definition or {})["containerDefinitions"])
 
     def _state(self, docker_id: str) -> dict[str, Any] | None:
         try:
