@@ -513,7 +513,7 @@ class DockerAgent:
             # otherwise both happen in one thread.
             stream_by_id = target is not None and target.stream is None
             try:
-                docker_id, start_error = await self._create_pulling(
+                created = await self._create_pulling(
                     run, container, secrets[name], images, start=not stream_by_id)
             except PullError as exc:
                 await self._fail(run, exc.reason, container=exc.container)
@@ -522,6 +522,9 @@ class DockerAgent:
                 await self._stop(run, None, reason=f"CannotCreateContainerError: "
                                  f"{exc.explanation or exc}", failed=name)
                 return
+            if created is None:
+                return
+            docker_id, start_error = created
             if images.digests.get(name):
                 run.containers[name]["imageDigest"] = images.digests[name]
             if stream_by_id:
@@ -554,13 +557,16 @@ class DockerAgent:
 
     async def _create_pulling(self, run: TaskRun, container: dict[str, Any],
                               secrets: dict[str, dict[str, str]], images: TaskImages,
-                              start: bool) -> tuple[str, docker.errors.APIError | None]:
+                              start: bool) -> tuple[str, docker.errors.APIError | None] | None:
         """`_create` in a thread; when the engine has not the image, its pull and the create
-        again (the create is the look-up of a cached image: no engine call of its own)."""
+        again (the create is the look-up of a cached image: no engine call of its own). None
+        when the task was stopped during the pull: nothing is created."""
         try:
             return await asyncio.to_thread(self._create, run, container, secrets, start)
         except docker.errors.ImageNotFound:
             await images.pull(container)
+        if run.desired == "STOPPED":
+            return None
         return await asyncio.to_thread(self._create, run, container, secrets, start)
 
     async def _attach_eni(self, run: TaskRun) -> None:
