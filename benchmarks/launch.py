@@ -278,13 +278,16 @@ def containers(engine: Any, target: Target, **filters: Any) -> list[Any]:
 
 def settle(engine: Any, targets: list[Target]) -> None:
     """Until none of the targets' containers is running, nor left for a server that removes
-    them (portside removes a stopped task's once no task is starting); then a pause for their
-    servers' clean-up, so that it does not land on the next launch."""
+    them (portside removes a stopped task's once no task is starting); the others' exited
+    containers removed here, so that every launcher starts from an engine holding none of its
+    own; then a pause for the servers' clean-up, so that it does not land on the next launch."""
     deadline = time.monotonic() + SETTLE_TIMEOUT
     for target in targets:
         left = {} if target.removes else {"status": "running"}
         while containers(engine, target, **left) and time.monotonic() < deadline:
             time.sleep(0.05)
+        if not target.removes:
+            remove_containers(engine, target)
     time.sleep(SETTLE_PAUSE)
 
 
