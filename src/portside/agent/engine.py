@@ -64,15 +64,18 @@ class EngineClient(docker.APIClient):
     # docker-py's own methods of its requests, each with the HttpHeaders of its configuration
     @update_headers
     def _get(self, url: str, **kwargs: Any) -> requests.Response:
-        return self._call("GET", url, kwargs) or super()._get(url, **kwargs)
+        answer = self._call("GET", url, kwargs)
+        return super()._get(url, **kwargs) if answer is None else answer
 
     @update_headers
     def _post(self, url: str, **kwargs: Any) -> requests.Response:
-        return self._call("POST", url, kwargs) or super()._post(url, **kwargs)
+        answer = self._call("POST", url, kwargs)
+        return super()._post(url, **kwargs) if answer is None else answer
 
     @update_headers
     def _delete(self, url: str, **kwargs: Any) -> requests.Response:
-        return self._call("DELETE", url, kwargs) or super()._delete(url, **kwargs)
+        answer = self._call("DELETE", url, kwargs)
+        return super()._delete(url, **kwargs) if answer is None else answer
 
     def _call(self, method: str, url: str, kwargs: dict[str, Any]) -> requests.Response | None:
         """The call over a kept connection, answered as requests would; None for one that
