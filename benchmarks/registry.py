@@ -178,7 +178,11 @@ def _wait_http(url: str, process: subprocess.Popen[bytes]) -> None:
 
 @contextmanager
 def measured(server: Server, into: dict[str, Measured], name: str) -> Iterator[None]:
-    """Time the block and record the server's CPU time and peak RSS growth while it ran."""
+    """Time the block and record the server's CPU time and peak RSS growth while it ran.
+    Every earlier write is flushed to disk first: a step must not pay for an earlier step's
+    dirty pages (distribution and dockerd write without fsync; the next step, often the other
+    server's, met the kernel writing back their gigabyte)."""
+    os.sync()
     before_rss = peak = server.rss_bytes()
     done = threading.Event()
 
