@@ -34,10 +34,10 @@ def iso(epoch: float) -> str:
 
 
 @lru_cache(maxsize=64)
-def _header(detail_type: str, account_id: str, region: str, now: float) -> str:
+def _header(detail_type: str, account_id: str, region: str, second: int) -> str:
     """What an event's JSON text holds between its id and its resource: the same for every
-    event of one change (a RunTask publishes a dozen), so written once."""
-    time = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    event of one second of one kind (a RunTask publishes a dozen), so written once."""
+    time = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (f'","detail-type":{_quote(detail_type)},"source":"{SOURCE}",'
             f'"account":{_quote(account_id)},"time":"{time}","region":{_quote(region)},'
             f'"resources":[')
@@ -48,8 +48,15 @@ def _envelope(detail_type: str, account_id: str, region: str, resource: str,
     """An event's JSON text up to its `detail`, which the caller appends with the closing
     brace. Written out rather than encoded from a dict: it is a fixed shape of a few strings,
     and encoding it cost as much as encoding the task."""
-    return (f'{{"version":"0","id":"{new_uuid()}{_header(detail_type, account_id, region, now)}'
+    return (f'{{"version":"0","id":"{new_uuid()}'
+            f'{_header(detail_type, account_id, region, _second(now))}'
             f'{_quote(resource)}],"detail":')
+
+
+def _second(now: float) -> int:
+    """The second an event's `time` shows for `now` (datetime rounds to the microsecond): the
+    key under which the changes of one second share their envelope."""
+    return int(now + 5e-7)
 
 
 def encode_task(account_id: str, region: str, task: dict[str, Any], tags: list[Any],

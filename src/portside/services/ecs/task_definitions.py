@@ -14,6 +14,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
@@ -113,14 +114,27 @@ def resolve_task_definition(conn: Connection, ctx: RequestContext,
                             reference: str) -> dict[str, Any]:
     """The TaskDefinition (AWS's shape, defaults filled) that RunTask, StartTask or a service
     would run for `reference`: `family` (its latest ACTIVE revision), `family:revision` or the
-    ARN. Only an ACTIVE revision runs."""
+    ARN. Only an ACTIVE revision runs. The dict is shared between calls: never change it."""
     ref = parse_reference(reference, ctx)
     row = _row_for(conn, ctx, ref) if ref is not None else None
     if row is None:
         raise client_error("TaskDefinition not found.")  # (observed, CreateService)
     if row.status != ACTIVE:
         raise client_error("TaskDefinition is inactive")
-    return rendered(row)
+    return _active(row.definition)
+
+
+@lru_cache(maxsize=256)
+def _active(definition: str) -> dict[str, Any]:
+    """An ACTIVE revision's TaskDefinition, decoded once per stored text and shared by the
+    runs that resolve it (read-only: a run's overrides copy what they change). A revision's
+    text never changes, only its status, which the caller has checked; an ACTIVE revision has
+    no deregisteredAt or deleteRequestedAt. Keyed by the text itself, so that another
+    store's revision of the same name (a reset, another data directory) is never mistaken
+    for it."""
+    found = json.loads(definition)
+    found["status"] = ACTIVE
+    return found
 
 
 def _read_tags(conn: Connection, arn: tagging.ResourceArn) -> tagging.Tags | None:
