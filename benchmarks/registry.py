@@ -403,9 +403,13 @@ def report(results: dict[str, list[dict[str, Measured]]], versions: dict[str, st
         *([f"- The machine was busy (load average up to {max(loads):.0f} on {os.cpu_count()} "
            "cores, other work running): wall times spread widely from round to round; the "
            "per-round ratios and the server CPU are the steadier comparison."] if busy else []),
-        "- Where portside's server CPU goes on a push: S3's MD5 (the object's ETag, ~1.7 s per "
-        "GiB here) and SHA-256 (the blob's digest, S3's own checksum of the object, ~0.65 s "
-        "per GiB), written through the S3 layer's blob store.",
+        "- Where portside's server CPU goes on a push: SHA-256 (the blob's digest, S3's own "
+        "checksum of the object, ~0.65 s per GiB), written through the S3 layer's blob store. "
+        "The object's ETag (an MD5, ~1.4 s per GiB) is computed after the 201, by a thread at "
+        "the lowest CPU priority (or at once by a request that asks for it first): the "
+        "server CPU columns end at the answer and leave it out.",
+        "- Every timed step starts with `sync`: no step pays for the writeback of an earlier "
+        "one's unsynced writes.",
         f"- The image is {SOURCE_IMAGE} (Debian minbase, python3, boto3; one layer, about "
         "280 MB uncompressed, about 100 MB gzipped) re-imported with one extra file, so that "
         "the fresh pull really downloads and extracts its layer while the test image stays. "
