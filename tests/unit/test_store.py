@@ -45,37 +45,27 @@ def test_a_version_1_database_gains_the_sealed_body_column(tmp_path):
         assert conn.execute(text("select version from schema_version")).scalar() == SCHEMA_VERSION
 
 
-def test_a_version_2_database_indexes_only_stopped_tasks(tmp_path):
+@pytest.mark.parametrize("version, index, columns, partial", [
+    (2, "ix_ecs_tasks_stopped", "stopped_at", "WHERE stopped_at IS NOT NULL"),
+    (4, "ix_ecs_tasks_host", "host_id, released", "WHERE launch_type = 'FARGATE'"),
+])
+def test_an_older_database_gets_its_partial_task_index(tmp_path, version, index, columns,
+                                                       partial):
+    """Version 2 indexed every task by stop time, version 4 every task by host: the
+    migration recreates each index over only the tasks it serves."""
     import portside.services.ecs.model  # noqa: F401  (declares ecs_tasks)
 
     store = Store.in_directory(tmp_path)
     store.migrate()
-    with store.begin() as conn:  # back to the index of every task that version 2 made
-        conn.execute(text("drop index ix_ecs_tasks_stopped"))
-        conn.execute(text("create index ix_ecs_tasks_stopped on ecs_tasks (stopped_at)"))
-        conn.execute(text("update schema_version set version = 2"))
+    with store.begin() as conn:  # back to the whole index that version had
+        conn.execute(text(f"drop index {index}"))
+        conn.execute(text(f"create index {index} on ecs_tasks ({columns})"))
+        conn.execute(text("update schema_version set version = :v"), {"v": version})
     store.migrate()
     with store.begin() as conn:
-        sql = conn.execute(text("select sql from sqlite_master "
-                                "where name = 'ix_ecs_tasks_stopped'")).scalar()
-        assert sql.endswith("WHERE stopped_at IS NOT NULL")
-        assert conn.execute(text("select version from schema_version")).scalar() == SCHEMA_VERSION
-
-
-def test_a_version_4_database_indexes_only_fargate_tasks_by_host(tmp_path):
-    import portside.services.ecs.model  # noqa: F401  (declares ecs_tasks)
-
-    store = Store.in_directory(tmp_path)
-    store.migrate()
-    with store.begin() as conn:  # back to the index of every task by host that version 4 had
-        conn.execute(text("drop index ix_ecs_tasks_host"))
-        conn.execute(text("create index ix_ecs_tasks_host on ecs_tasks (host_id, released)"))
-        conn.execute(text("update schema_version set version = 4"))
-    store.migrate()
-    with store.begin() as conn:
-        sql = conn.execute(text("select sql from sqlite_master "
-                                "where name = 'ix_ecs_tasks_host'")).scalar()
-        assert sql.endswith("WHERE launch_type = 'FARGATE'")
+        sql = conn.execute(text("select sql from sqlite_master where name = :name"),
+                           {"name": index}).scalar()
+        assert sql.endswith(partial)
         assert conn.execute(text("select version from schema_version")).scalar() == SCHEMA_VERSION
 
 
