@@ -5,6 +5,7 @@ next start; the worker never stores an ETag over bytes the row no longer names."
 
 import asyncio
 import hashlib
+import threading
 import time
 
 import pytest
@@ -178,3 +179,28 @@ def test_the_worker_skips_bytes_the_row_no_longer_names(s3, held, monkeypatch):
     etags._work()  # in this thread: the first job finds its bytes gone, the second stores
     assert stored_etag(s3, "layer") == etag_of(LARGE[::-1])
     assert not etags._queue and not etags._known
+
+
+def test_the_worker_hands_its_etag_to_the_loop_which_stores_it(s3, monkeypatch):
+    """Only the event loop writes the store: a second writing thread made the loop's
+    read-then-write transactions fail at once with "database is locked"."""
+    etags = s3.storage.etags
+    store, threads = etags._store, []
+
+    def recorded(*args):
+        threads.append(threading.get_ident())
+        store(*args)
+
+    monkeypatch.setattr(etags, "_store", recorded)
+
+    async def scenario() -> str:
+        await s3.put_object(ctx(), {"Bucket": BUCKET, "Key": "k", "Body": body(LARGE)},
+                            defer_etag=True)
+        for _ in range(3000):
+            if stored_etag(s3, "k"):
+                break
+            await asyncio.sleep(0.01)
+        return stored_etag(s3, "k")
+
+    assert asyncio.run(scenario()) == etag_of(LARGE)
+    assert threads == [threading.main_thread().ident]

@@ -65,10 +65,13 @@ class S3(ObjectHandlers, MultipartHandlers, Service):
                      removed)
 
     async def _recover_etags(self) -> None:
-        queued = await asyncio.to_thread(self.storage.etags.recover)
-        if queued:
+        etags = self.storage.etags
+        rows = await asyncio.to_thread(etags.missing)
+        for row in rows:
+            etags.defer(row.id, row.segments)
+        if rows:
             log.info("computing the ETags of %d objects whose writer left them for later",
-                     queued)
+                     len(rows))
 
     def reset(self) -> None:
         self.storage = ObjectStorage(self.runtime.blobs, self.runtime.store)

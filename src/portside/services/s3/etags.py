@@ -9,10 +9,17 @@ priority, which stores it when done.
 Every path that shows or compares an object's ETag reads it through `ETags.of`, which computes a
 missing one at once, in the caller's thread, rather than show none. At start, objects found
 without their ETag (the process ended before the worker stored it) are queued again.
+
+The worker only reads and hashes: it hands each ETag back to the event loop, which stores it.
+Every other write runs on that loop, and a second writing thread made the loop's transactions
+that read before they write fail at once with "database is locked" (SQLite refuses to upgrade
+a read snapshot that another connection's commit made stale).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import os
@@ -40,6 +47,7 @@ class ETags:
         self._queue: deque[tuple[int, str]] = deque()  # (row id, segments) awaiting its ETag
         self._known: dict[str, str] = {}  # segments -> ETag computed but not stored yet
         self._worker: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # where the ETags are stored
 
     def of(self, row: Row) -> str:
         """The ETag of an object's row (a delete marker has none: ""). A row's `segments`
@@ -53,21 +61,21 @@ class ETags:
         return etag
 
     def defer(self, row_id: int, segments: str) -> None:
-        """Compute and store the ETag of a committed row in the background."""
+        """Compute the ETag of a committed row in the background; called on the event loop,
+        which stores it."""
+        with contextlib.suppress(RuntimeError):  # no loop (a script, a test): the worker stores
+            self._loop = asyncio.get_running_loop()
         with self._lock:
             self._queue.append((row_id, segments))
             if self._worker is None:
                 self._worker = threading.Thread(target=self._work, name="s3-etags", daemon=True)
                 self._worker.start()
 
-    def recover(self) -> int:
-        """Queue the objects whose ETag was never stored; returns how many."""
+    def missing(self) -> list[Row]:
+        """The objects whose ETag was never stored (the process ended first): `defer` them."""
         with self.store.begin() as conn:
-            rows = conn.execute(select(objects.c.id, objects.c.segments).where(
+            return conn.execute(select(objects.c.id, objects.c.segments).where(
                 objects.c.etag == "", objects.c.delete_marker.is_(False))).all()
-        for row in rows:
-            self.defer(row.id, row.segments)
-        return len(rows)
 
     def md5(self, segments: str, abandon: bool = False) -> str:
         """The quoted MD5 of the bytes `segments` name (blobs: an object written with its ETag
@@ -100,16 +108,29 @@ class ETags:
                 row_id, segments = self._queue.popleft()
             try:
                 if self._missing(row_id, segments):
-                    self._store(row_id, segments,
-                                self._known.get(segments) or self.md5(segments, abandon=True))
+                    etag = self._known.get(segments) or self.md5(segments, abandon=True)
+                    self._hand_back(row_id, segments, etag)
+                    continue  # _known keeps it until the loop stored it
             except FileNotFoundError:
                 pass  # overwritten or deleted meanwhile: no row names these bytes now
             except Exception:
                 log.exception("computing the ETag of object row %d failed; it is computed "
                               "when read, or at the next start", row_id)
-            finally:
-                with self._lock:
-                    self._known.pop(segments, None)
+            with self._lock:
+                self._known.pop(segments, None)
+
+    def _hand_back(self, row_id: int, segments: str, etag: str) -> None:
+        """The ETag to the loop, which stores it; stored here when no loop runs any more
+        (none is left to write beside this thread)."""
+        with self._lock:
+            self._known[segments] = etag
+        try:
+            if self._loop is not None and not self._loop.is_closed():
+                self._loop.call_soon_threadsafe(self._store, row_id, segments, etag)
+                return
+        except RuntimeError:  # closed meanwhile
+            pass
+        self._store(row_id, segments, etag)
 
     def _missing(self, row_id: int, segments: str) -> bool:
         """Whether the row still names these bytes and lacks their ETag (queued twice, or
@@ -120,10 +141,18 @@ class ETags:
                 objects.c.etag == "")).first() is not None
 
     def _store(self, row_id: int, segments: str, etag: str) -> None:
-        with self.store.begin() as conn:
-            conn.execute(update(objects).where(
-                objects.c.id == row_id, objects.c.segments == segments,
-                objects.c.etag == "").values(etag=etag))
+        """On the event loop."""
+        try:
+            with self.store.begin() as conn:
+                conn.execute(update(objects).where(
+                    objects.c.id == row_id, objects.c.segments == segments,
+                    objects.c.etag == "").values(etag=etag))
+        except Exception:
+            log.exception("storing the ETag of object row %d failed; it is computed when "
+                          "read, or at the next start", row_id)
+        finally:
+            with self._lock:
+                self._known.pop(segments, None)
 
 
 def _lower_priority() -> None:
