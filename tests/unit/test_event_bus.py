@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from portside.events import BusEvent, EventBus
 from portside.events.bus import bus_events
@@ -116,3 +117,42 @@ def test_the_prune_keeps_the_newest_event_so_numbers_go_on_after_it(tmp_path):
     asyncio.run(deliver_until(bus, got, 4))
     assert [e.event["detail"]["i"] for e in got] == [0, 1, 2, 3]
     assert got[-1].seq == got[-2].seq + 1
+
+
+def test_a_failing_store_call_does_not_end_delivery(tmp_path):
+    """A store error in the dispatcher (SQLite busy, say) costs a turn, not the bus: the
+    events published after it are still delivered."""
+    bus = open_bus(tmp_path)
+    got: list[BusEvent] = []
+
+    async def handler(events):
+        got.extend(events)
+
+    prune, failures = bus._prune, []
+
+    def failing_once() -> None:
+        if not failures:
+            failures.append(1)
+            raise OperationalError("prune", {}, Exception("database is locked"))
+        prune()
+
+    bus._prune = failing_once
+    bus.subscribe("s", handler)
+
+    async def scenario() -> None:
+        publish(bus, 1)
+        task = asyncio.create_task(bus.run())
+        for _ in range(300):
+            if failures and len(got) == 1:
+                break
+            await asyncio.sleep(0.01)
+        publish(bus, 1, start=1)
+        bus._wake.set()
+        for _ in range(300):
+            if len(got) == 2:
+                break
+            await asyncio.sleep(0.01)
+        task.cancel()
+
+    asyncio.run(scenario())
+    assert failures and [e.event["detail"]["i"] for e in got] == [0, 1]

@@ -155,8 +155,12 @@ class EventBus:
         to retry."""
         while True:
             self._wake.clear()
-            delivered = any([await self._deliver(name) for name in list(self._handlers)])
-            self._prune()
+            try:
+                delivered = any([await self._deliver(name) for name in list(self._handlers)])
+                self._prune()
+            except Exception:  # e.g. the store busy: the events wait in it for the next turn
+                log.exception("event delivery failed; retrying in %s s", IDLE_WAKE)
+                delivered = False
             if not delivered:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_WAKE)
