@@ -129,7 +129,11 @@ class Gateway:
                 result = await result
             response = serialize_response(operation, result or {}, request_id, target.protocol)
         except AwsError as exc:
-            failure = exc
+            # Kept for the audit without its traceback: the traceback holds this frame, which
+            # holds `failure`, and that cycle kept the failed handler's frames (and any query
+            # result they left open, a stale SQLite read snapshot on a pooled connection)
+            # alive until the garbage collector ran.
+            failure = exc.with_traceback(None)
             response = serialize_error(model, exc, request_id, target.protocol,
                                        method=request.method)
         except Exception:

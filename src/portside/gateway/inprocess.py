@@ -22,7 +22,12 @@ from portside.auth.identity import Principal, PrincipalType
 from portside.context import RequestContext
 from portside.gateway.authorize import authorize
 from portside.ids import new_uuid
-from portside.protocol.errors import AccessDenied, AwsError, NotImplementedOperation
+from portside.protocol.errors import (
+    AccessDenied,
+    AwsError,
+    InternalFailure,
+    NotImplementedOperation,
+)
 from portside.protocol.validate import validate_params
 from portside.services.cloudtrail.records import build_record
 
@@ -42,8 +47,6 @@ async def call(runtime: Runtime, ctx: RequestContext, service_name: str, operati
     model = service.model
     operation_model = model.operation_model(operation)
     ctx.service, ctx.operation = service_name, operation
-    result: dict[str, Any] | None = None
-    failure: AwsError | None = None
     try:
         handler = service.handler(operation)
         if handler is None:  # nothing would run, so there is nothing to authorize
@@ -53,12 +56,17 @@ async def call(runtime: Runtime, ctx: RequestContext, service_name: str, operati
         authorize(runtime, ctx, service, operation, params)
         answer = handler(ctx, params)
         result = (await answer if inspect.isawaitable(answer) else answer) or {}
-        return result
     except AwsError as exc:
-        failure = exc
+        # Audited here rather than kept in a local for later: a local of this frame holding
+        # the error its traceback holds is a cycle that keeps the handler's frames alive.
+        audit(runtime, ctx, model, operation_model, params, None, exc)
         raise
-    finally:
-        audit(runtime, ctx, model, operation_model, params, result, failure)
+    except Exception:
+        audit(runtime, ctx, model, operation_model, params, None,
+              InternalFailure("We encountered an internal error. Please try again."))
+        raise
+    audit(runtime, ctx, model, operation_model, params, result, None)
+    return result
 
 
 def audit(runtime: Runtime, ctx: RequestContext, model: ServiceModel,

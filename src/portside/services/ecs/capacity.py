@@ -196,7 +196,7 @@ class CapacityProvidersApi(Service):
                 raise invalid("The specified capacity provider does not exist.")
             in_use = conn.execute(select(clusters.c.capacity_providers).where(
                 clusters.c.account_id == ctx.account_id, clusters.c.region == ctx.region,
-                clusters.c.status == "ACTIVE")).scalars()
+                clusters.c.status == "ACTIVE")).scalars().all()
             if any(name in json.loads(names) for names in in_use):
                 raise error("ResourceInUseException",
                             "The specified capacity provider is in use and cannot be removed.")
