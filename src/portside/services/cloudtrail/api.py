@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,6 +47,8 @@ events_table = Table(
     Index("ix_cloudtrail_scope", "account_id", "region", "seq"),
 )
 
+log = logging.getLogger("portside.cloudtrail")
+
 FLUSH_INTERVAL = 0.05  # seconds: the most audit history a kill -9 can cost
 
 # The LookupAttributes key -> the column it filters (ResourceName/Type search the JSON list).
@@ -86,6 +89,9 @@ class CloudTrail(Service):
             "resources": json.dumps(resource_names(params)),
             "record": json.dumps(record, separators=(",", ":")),
         })
+        self._schedule()
+
+    def _schedule(self) -> None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -93,14 +99,28 @@ class CloudTrail(Service):
             return
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            loop.call_later(FLUSH_INTERVAL, self.flush)
+            loop.call_later(FLUSH_INTERVAL, self._flush_on_loop)
+
+    def _flush_on_loop(self) -> None:
+        try:
+            self.flush()
+        except Exception:
+            log.exception("writing %d CloudTrail records failed; trying again",
+                          len(self._pending))
+            self._schedule()
 
     def flush(self) -> None:
+        """Write the queued records; if the write fails, they stay queued for the next."""
         self._flush_scheduled = False
         rows, self._pending = self._pending, []
-        if rows:
+        if not rows:
+            return
+        try:
             with self.runtime.store.begin() as conn:
                 conn.execute(insert(events_table), rows)
+        except BaseException:
+            self._pending[:0] = rows
+            raise
 
     def reset(self) -> None:
         self._pending.clear()
