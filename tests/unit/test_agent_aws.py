@@ -5,6 +5,7 @@ retried."""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 from websockets.headers import build_host
 from websockets.uri import parse_uri
 
-from portside.agent import aws
+from portside.agent import aws, channel
 from portside.agent.channel import Identity
 from portside.auth import sigv4
 from portside.gateway.routing import TARGET_PREFIXES
@@ -305,3 +306,23 @@ def test_the_retried_error_codes_are_botocores_standard_modes():
                  *TransientRetryableChecker._TRANSIENT_ERROR_CODES}
     assert botocores == aws._RETRIED_CODES
     assert set(TransientRetryableChecker._TRANSIENT_STATUS_CODES) == aws._RETRIED_STATUSES
+
+
+def test_a_report_is_retried_through_5xx_answers_and_an_unknown_task_ends_it(monkeypatch):
+    monkeypatch.setattr(aws.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(channel, "REPORT_BACKOFF", 0)
+    busy = (500, b'{"__type": "InternalFailure", "message": "database is locked"}')
+    with answering([busy, busy, busy, busy, (200, b"{}")]) as (endpoint, seen):
+        client = aws.Client(aws.ECS, endpoint, "us-east-1", KEYS, aws.Config(attempts=2))
+        asyncio.run(channel.submit_report(client, "SubmitTaskStateChange", task="t"))
+        assert len(seen) == 5
+    unknown = (400, b'{"__type": "InvalidParameterException", "message": "no such task"}')
+    with answering([unknown]) as (endpoint, seen):
+        client = aws.Client(aws.ECS, endpoint, "us-east-1", KEYS)
+        asyncio.run(channel.submit_report(client, "SubmitTaskStateChange", task="t"))
+        assert len(seen) == 1
+    denied = (400, b'{"__type": "AccessDeniedException", "message": "no"}')
+    with answering([denied]) as (endpoint, seen):
+        client = aws.Client(aws.ECS, endpoint, "us-east-1", KEYS)
+        with pytest.raises(aws.ServiceError):
+            asyncio.run(channel.submit_report(client, "SubmitTaskStateChange", task="t"))

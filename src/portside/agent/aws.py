@@ -98,6 +98,12 @@ class ServiceError(CallError):
         self.message = message
         self.status = status
 
+    @property
+    def transient(self) -> bool:
+        """Whether botocore's standard mode would retry it: a 5xx, or a throttling or
+        transient error code."""
+        return self.status in _RETRIED_STATUSES or self.code in _RETRIED_CODES
+
 
 class EndpointError(CallError):
     """No answer: the endpoint refused, dropped or did not answer in time, every attempt."""
@@ -280,7 +286,7 @@ class Client:
             return False
         error = (xml_error(answer.status, answer.body) if self.service.target_prefix is None
                  else json_error(answer.status, answer.headers, answer.body))
-        return error.code in _RETRIED_CODES
+        return error.transient
 
     def _exchange(self, method: str, path: str, headers: dict[str, str],
                   body: bytes) -> Response:

@@ -219,8 +219,9 @@ async def register_container_instance(ecs: aws.Client, request: dict[str, Any]) 
 
 async def submit_report(ecs: aws.Client, operation: str, **params: Any) -> None:
     """Report a state change through the ECS API (`SubmitTaskStateChange` …), retrying while
-    the control plane is away: a report is never dropped; a task it no longer knows is the end
-    of it. Both the Docker agent and the simulated host report this way."""
+    the control plane is away or answers a transient error (a 5xx: its store busy past the
+    client's own retries): a report is never dropped; a task it no longer knows is the end of
+    it. Both the Docker agent and the simulated host report this way."""
     for attempt in range(REPORT_RETRIES):
         try:
             await asyncio.to_thread(ecs.call, operation, **params)
@@ -228,6 +229,10 @@ async def submit_report(ecs: aws.Client, operation: str, **params: Any) -> None:
         except aws.ServiceError as exc:
             if exc.code == "InvalidParameterException":
                 return
-            raise
+            if not exc.transient:
+                raise
         except aws.EndpointError:
-            await asyncio.sleep(REPORT_BACKOFF * min(attempt + 1, 20))
+            pass
+        await asyncio.sleep(REPORT_BACKOFF * min(attempt + 1, 20))
+    log.warning("%s was not accepted after %d attempts; the state is reported again when the "
+                "agent reconnects", operation, REPORT_RETRIES)
