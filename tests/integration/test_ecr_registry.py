@@ -36,7 +36,8 @@ def test_chunked_upload_with_content_range(registry, repo):
     assert first.status_code == 202 and first.headers["Range"] == "0-99999"
     wrong = registry.request("PATCH", location, data=data[100000:],
                              headers={"Content-Range": "5-10"})
-    assert wrong.status_code == 416
+    assert wrong.status_code == 416 and error_code(wrong) == "BLOB_UPLOAD_INVALID"
+    assert wrong.headers["Range"] == "0-99999"
     status = registry.request("GET", location)
     assert status.status_code == 204 and status.headers["Range"] == "0-99999"
     registry.request("PATCH", location, data=data[100000:200000],
