@@ -726,7 +726,9 @@ def test_an_ecs_target_whose_role_may_not_run_tasks_fails_with_no_permissions(
 
 
 def test_ecs_task_state_changes_reach_a_rule(portside, events, sqs):
-    """ECS publishes "ECS Task State Change" on the internal bus; it reaches the default bus."""
+    """ECS publishes "ECS Task State Change" on the internal bus; it reaches the default bus.
+    One event for the task's RUNNING: the host reports it at once, before the control plane
+    applied its acknowledgment (which once followed as a second RUNNING event)."""
     if requests_health(portside).get("ecs") != "running":
         pytest.skip("the ECS service is not registered")
     from ecs_support import fleet_for, host, register
@@ -740,12 +742,14 @@ def test_ecs_task_state_changes_reach_a_rule(portside, events, sqs):
         "detail": {"clusterArn": [cluster_arn], "lastStatus": ["RUNNING"]}})
     fleet = fleet_for(portside)
     try:
-        host(fleet, cluster)
+        host(fleet, cluster, start_delay=0)
         task_arn = ecs.run_task(cluster=cluster, taskDefinition=register(ecs))["tasks"][0][
             "taskArn"]
         (message,) = receive(sqs, url)
         body = json.loads(message["Body"])
         assert body["resources"] == [task_arn] and body["detail"]["lastStatus"] == "RUNNING"
+        assert body["detail"]["connectivity"] == "CONNECTED"
+        assert receive(sqs, url, timeout=1.0) == []
         ecs.stop_task(cluster=cluster, task=task_arn)
     finally:
         fleet.close()

@@ -313,11 +313,14 @@ class AgentHub:
         if not acked:
             return
         if not self._acks:
-            asyncio.get_running_loop().call_later(ACK_PAUSE, self._apply_acks)
+            asyncio.get_running_loop().call_later(ACK_PAUSE, self.apply_acks)
         at = now()
         self._acks += [(task_id, desired, at) for task_id, desired in acked]
 
-    def _apply_acks(self) -> None:
+    def apply_acks(self) -> None:
+        """Apply the acknowledgments noted so far. Also run before a host's report: the report
+        means the host has the task, and its CONNECTED must come first, as on ECS (applied
+        after, it made a second event of the state the report moved the task to)."""
         acks, self._acks = self._acks, []
         if not acks:
             return

@@ -191,6 +191,7 @@ class ReportsApi(Service):
 
     def _report(self, ctx: RequestContext, cluster_ref: str | None, task_ref: str,
                 report: Mapping[str, Any]) -> None:
+        self.agents.apply_acks()
         with self.runtime.store.begin() as conn:
             cluster = find_cluster(conn, ctx, cluster_ref)
             task = find_task(conn, ctx, cluster.name, task_ref)
