@@ -27,6 +27,17 @@ async def deliver_until(bus: EventBus, got: list, n: int) -> None:
     task.cancel()
 
 
+def collected(bus: EventBus) -> list[BusEvent]:
+    """The events a subscriber `s` gets, as it gets them."""
+    got: list[BusEvent] = []
+
+    async def handler(events: list[BusEvent]) -> None:
+        got.extend(events)
+
+    bus.subscribe("s", handler)
+    return got
+
+
 def publish(bus: EventBus, n: int, start: int = 0) -> None:
     with bus.store.begin() as conn:
         for i in range(start, start + n):
@@ -35,12 +46,7 @@ def publish(bus: EventBus, n: int, start: int = 0) -> None:
 
 def test_events_arrive_in_order(tmp_path):
     bus = open_bus(tmp_path)
-    got: list[BusEvent] = []
-
-    async def handler(events):
-        got.extend(events)
-
-    bus.subscribe("s", handler)
+    got = collected(bus)
     publish(bus, 5)
     asyncio.run(deliver_until(bus, got, 5))
     assert [e.event["detail"]["i"] for e in got] == [0, 1, 2, 3, 4]
@@ -82,12 +88,7 @@ def test_a_restarted_subscriber_resumes_after_its_cursor(tmp_path):
 
 def test_a_rolled_back_transaction_publishes_nothing(tmp_path):
     bus = open_bus(tmp_path)
-    got: list[BusEvent] = []
-
-    async def handler(events):
-        got.extend(events)
-
-    bus.subscribe("s", handler)
+    got = collected(bus)
     try:
         with bus.store.begin() as conn:
             bus.publish(conn, "000000000000", "us-east-1", {"source": "x"})
@@ -102,12 +103,7 @@ def test_the_prune_keeps_the_newest_event_so_numbers_go_on_after_it(tmp_path):
     """Every subscriber has seen every event: all but the newest go, and the next event is
     numbered after it (a number below a cursor would never be delivered)."""
     bus = open_bus(tmp_path)
-    got: list[BusEvent] = []
-
-    async def handler(events):
-        got.extend(events)
-
-    bus.subscribe("s", handler)
+    got = collected(bus)
     publish(bus, 3)
     asyncio.run(deliver_until(bus, got, 3))
     bus._prune()
@@ -123,11 +119,6 @@ def test_a_failing_store_call_does_not_end_delivery(tmp_path):
     """A store error in the dispatcher (SQLite busy, say) costs a turn, not the bus: the
     events published after it are still delivered."""
     bus = open_bus(tmp_path)
-    got: list[BusEvent] = []
-
-    async def handler(events):
-        got.extend(events)
-
     prune, failures = bus._prune, []
 
     def failing_once() -> None:
@@ -137,7 +128,7 @@ def test_a_failing_store_call_does_not_end_delivery(tmp_path):
         prune()
 
     bus._prune = failing_once
-    bus.subscribe("s", handler)
+    got = collected(bus)
 
     async def scenario() -> None:
         publish(bus, 1)
