@@ -182,8 +182,8 @@ def test_the_worker_skips_bytes_the_row_no_longer_names(s3, held, monkeypatch):
 
 
 def test_the_worker_hands_its_etag_to_the_loop_which_stores_it(s3, monkeypatch):
-    """Only the event loop writes the store: a second writing thread made the loop's
-    read-then-write transactions fail at once with "database is locked"."""
+    """Only the event loop writes the store: it never waits for the write lock held by
+    another thread of its own process."""
     etags = s3.storage.etags
     store, threads = etags._store, []
 

@@ -11,9 +11,8 @@ missing one at once, in the caller's thread, rather than show none. At start, ob
 without their ETag (the process ended before the worker stored it) are queued again.
 
 The worker only reads and hashes: it hands each ETag back to the event loop, which stores it.
-Every other write runs on that loop, and a second writing thread made the loop's transactions
-that read before they write fail at once with "database is locked" (SQLite refuses to upgrade
-a read snapshot that another connection's commit made stale).
+Every other write runs on that loop, so the loop never waits for SQLite's one write lock held by
+another thread (it would wait synchronously, and every request with it).
 """
 
 from __future__ import annotations
