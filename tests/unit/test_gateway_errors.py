@@ -12,11 +12,11 @@ import gc
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import botocore.session
 import pytest
 from botocore.awsrequest import AWSPreparedRequest
+from test_sigv4 import Sent, wire
 
 from portside.auth.identity import Principal
 from portside.config import Settings
@@ -28,10 +28,6 @@ from portside.protocol.http import HttpRequest
 from portside.runtime import Runtime
 
 ACCOUNT = "000000000000"
-
-
-class Sent(Exception):
-    """Raised instead of sending: carries the signed request."""
 
 
 class Held:
@@ -71,11 +67,7 @@ def signed_request() -> HttpRequest:
     with pytest.raises(Sent) as caught:
         client.delete_capacity_provider(capacityProvider="cp")
     prepared: AWSPreparedRequest = caught.value.args[0]
-    parts = urlsplit(prepared.url)
-    headers = {k.lower(): v.decode() if isinstance(v, bytes) else v
-               for k, v in prepared.headers.items()}
-    headers.setdefault("host", parts.netloc)
-    return HttpRequest(prepared.method, parts.path or "/", parts.query, headers, prepared.body)
+    return wire(prepared.method, prepared.url, prepared.headers, prepared.body)
 
 
 def test_an_error_answered_over_http_frees_the_failed_handler(refusing) -> None:
